@@ -1,0 +1,1 @@
+"""Analysis runners: neighbour graph, map, clusters, duplicates, conflicts, coverage, leakage, flags."""

@@ -1,0 +1,1 @@
+"""Curation plans over analysis results: rebalance, replay mix, split, export, manifest, report."""

@@ -1,0 +1,1 @@
+"""Embedding: ONNX Runtime encoder, model registry and conversion, vector cache."""

@@ -1,0 +1,1 @@
+"""Reading and writing datasets: format detection, normalisation, streaming readers, atomic writers."""

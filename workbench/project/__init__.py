@@ -1,0 +1,1 @@
+"""The project file (SQLite): sources, settings, the durable journal of curator ops, current state."""
