@@ -81,7 +81,11 @@ class SourceData:
     errors: list[LoadError] = field(default_factory=list)
     total_lines: int = 0  # lines/rows seen, loaded or not (blank JSONL lines are not records)
     unit: str = DEFAULT_UNIT
-    mapping: dict[str, str] | None = None  # CSV/Parquet column mapping used, if any
+    mapping: dict[str, str] | None = None  # field/column mapping used (given, or found by detection)
+    notes: list[str] = field(default_factory=list)  # what the reader noticed and handled (guessed
+    #                text field, BOM, CRLF, JSON array, blank lines), for inspect and the GUI
+    stats: dict[str, Any] = field(default_factory=dict)  # reader counts: "roles" (turns per chat
+    #                role over loaded records), "blank_lines"
 
     def __len__(self) -> int:
         return len(self.raw)

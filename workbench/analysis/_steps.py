@@ -1,0 +1,267 @@
+"""The steps of :func:`workbench.analysis.pipeline.run_analysis` and the assembly of its
+per-example table and summary. Finding modules return rows by index; this module turns them into
+``{"source", "line"}`` references."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from workbench.analysis.clusters import Clusters, find_clusters
+from workbench.analysis.conflicts import find_conflicts
+from workbench.analysis.coverage import coverage
+from workbench.analysis.duplicates import find_duplicates
+from workbench.analysis.flags import quality_flags
+from workbench.analysis.graph import build_graph
+from workbench.analysis.labels import ctfidf_terms, format_label
+from workbench.analysis.layout import umap_layout
+from workbench.analysis.leakage import find_leakage
+from workbench.analysis.queue import review_queue
+from workbench.core.errors import AnalysisError
+
+
+def _reuse(previous: Any, keys: dict[str, str], stage: str) -> bool:
+    return previous is not None and previous.stage_keys.get(stage) == keys[stage]
+
+
+def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: Any, cancel: Any):
+    n = inp.n
+    if n == 0:
+        raise AnalysisError("There is nothing to analyse: the sources hold no examples.")
+    progress = ph.progress
+    seed = 0 if params.seed is None else int(params.seed)
+
+    # 1. neighbour graph (shared by everything below)
+    if _reuse(previous, keys, "graph") and previous.graph is not None and len(previous.graph) == n:
+        graph = previous.graph
+        ph.timings["neighbour graph (reused)"] = 0.0
+    else:
+        graph = ph.run("neighbour graph", lambda: build_graph(
+            inp.prompt_vecs, params.k, exact_limit=params.exact_limit, seed=seed,
+            progress=progress, cancel=cancel))
+
+    # 2. map
+    if _reuse(previous, keys, "layout"):
+        coords = previous.examples[["x", "y"]].to_numpy(dtype=np.float32)
+        ph.timings["map layout (reused)"] = 0.0
+    else:
+        coords = ph.run("map layout", lambda: umap_layout(
+            inp.prompt_vecs, graph, n_neighbors=params.umap_neighbors, min_dist=params.min_dist,
+            seed=params.seed, fit_limit=params.layout_fit_limit, n_epochs=params.umap_epochs,
+            progress=progress, cancel=cancel))
+
+    # 3. clusters and their labels
+    if _reuse(previous, keys, "clusters"):
+        ex = previous.examples
+        clusters = Clusters(ex["cluster"].to_numpy(dtype=np.int32),
+                            ex["cluster_strength"].to_numpy(dtype=np.float32),
+                            ex["noise"].to_numpy(dtype=bool))
+        terms = {int(c["id"]): list(c.get("terms", [])) for c in previous.summary.get("clusters", [])}
+        ph.timings["clusters (reused)"] = 0.0
+    else:
+        clusters = ph.run("clusters", lambda: find_clusters(
+            coords, graph, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
+            selection=params.cluster_selection, assign_noise_to_nearest=params.assign_noise,
+            progress=progress, cancel=cancel))
+        terms = ph.run("cluster labels", lambda: ctfidf_terms(
+            inp.prompt, clusters.labels, n_terms=params.label_terms, seed=seed))
+    labels = clusters.labels
+
+    # 4. findings
+    flags = ph.run("quality flags", lambda: quality_flags(
+        inp.prompt, inp.response, inp.system, inp.role, inp.turns, progress=progress, cancel=cancel))
+    dups = ph.run("duplicates", lambda: find_duplicates(
+        inp.prompt, graph, inp.role, responses=inp.response, n_flags=flags.n_flags,
+        threshold=params.near_dup_threshold, progress=progress, cancel=cancel))
+    conf = None
+    if inp.response_vecs is not None:
+        conf = ph.run("conflicts", lambda: find_conflicts(
+            graph, inp.role, inp.response, inp.response_vecs, labels,
+            prompt_sim=params.conflict_prompt_sim, response_sim=params.conflict_response_sim,
+            neighbour_sim=params.inconsistency_neighbour_sim, seed=seed, progress=progress,
+            cancel=cancel))
+    cov = ph.run("coverage", lambda: coverage(
+        inp.prompt_vecs, inp.role, labels, graph, prompts=inp.prompt, gap_sim=params.gap_sim,
+        region_sim=params.region_sim, min_gap=params.min_gap, progress=progress, cancel=cancel))
+    queue = ph.run("review queue", lambda: review_queue(
+        inp.prompt_vecs, inp.role, cov.nearest_train_sim, graph, size=params.queue_size,
+        lam=params.queue_lambda, progress=progress, cancel=cancel))
+    leak = ph.run("leakage", lambda: find_leakage(
+        inp.prompt, inp.response, inp.prompt_vecs, inp.role, graph,
+        sim_threshold=params.leak_sim if params.leak_sim is not None else params.near_dup_threshold,
+        ngram=params.leak_ngram, ngram_min_overlap=params.leak_ngram_overlap,
+        progress=progress, cancel=cancel))
+
+    findings = {"clusters": clusters, "cluster_terms": terms, "flags": flags, "duplicates": dups,
+                "conflicts": conf, "coverage": cov, "queue": queue, "leakage": leak}
+    examples = ph.run("results", lambda: build_examples(inp, coords, clusters, terms, flags, dups,
+                                                        conf, cov, queue, leak))
+    summary = build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, leak)
+    return examples, summary, graph, findings
+
+
+# --------------------------------------------------------------------------------------------
+def _nullable_int(values: np.ndarray, missing: np.ndarray, dtype: str):
+    import pandas as pd
+
+    arr = pd.array(np.asarray(values, dtype=np.int64), dtype=dtype)
+    if missing.any():
+        arr[missing] = pd.NA
+    return arr
+
+
+def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, leak):
+    """The per-example table (see the schema in ``pipeline``'s docstring)."""
+    import pandas as pd
+
+    n = inp.n
+    labels = clusters.labels
+    label_text = {c: format_label(t, c) for c, t in terms.items()}
+    nt = cov.nearest_train
+    has_nt = nt >= 0
+    nt_safe = np.where(has_nt, nt, 0)
+    nan = np.full(n, np.nan, np.float32)
+    df = pd.DataFrame({
+        "source": inp.source.astype(str) if n else np.zeros(0, dtype=str),
+        "role": inp.role.astype(str) if n else np.zeros(0, dtype=str),
+        "line": inp.line.astype(np.int64),
+        "x": coords[:, 0].astype(np.float32),
+        "y": coords[:, 1].astype(np.float32) if coords.shape[1] > 1 else np.zeros(n, np.float32),
+        "cluster": labels.astype(np.int32),
+        "cluster_label": pd.array([label_text.get(int(c)) if c >= 0 else None for c in labels],
+                                  dtype="string"),
+        "cluster_strength": clusters.strength.astype(np.float32),
+        "noise": clusters.was_noise.astype(bool),
+        "dup_group": _nullable_int(dups.group, dups.group < 0, "Int32"),
+        "dup_keeper": dups.is_keeper.astype(bool),
+        "flags": [list(f) for f in flags.flags],
+        "nearest_train_sim": cov.nearest_train_sim.astype(np.float32),
+        "nearest_train_source": pd.array(np.where(has_nt, inp.source[nt_safe], None), dtype="string"),
+        "nearest_train_line": _nullable_int(inp.line[nt_safe], ~has_nt, "Int64"),
+        "gap": cov.is_gap.astype(bool),
+        "inconsistency": conf.inconsistency.astype(np.float32) if conf is not None else nan,
+        "conflict": conf.conflict.astype(np.float32) if conf is not None else nan,
+        "queue_rank": _nullable_int(queue.queue_rank, queue.queue_rank < 0, "Int32"),
+        "review_priority": queue.priority.astype(np.float32),
+        "leaked": leak.leaked.astype(bool),
+        "leak_sim": leak.prompt_sim.astype(np.float32),
+    })
+    return df
+
+
+def _ref_fn(inp):
+    src, line = inp.source, inp.line
+
+    def ref(i: int) -> dict[str, Any]:
+        return {"source": str(src[int(i)]), "line": int(line[int(i)])}
+
+    return ref
+
+
+def _snippet(text: str, n: int = 160) -> str:
+    t = " ".join((text or "").split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def _cluster_examples(vecs: np.ndarray, labels: np.ndarray, k: int) -> dict[int, list[int]]:
+    """Per cluster, the k members closest to the cluster's mean direction (most typical)."""
+    out: dict[int, list[int]] = {}
+    mask = labels >= 0
+    if not mask.any():
+        return out
+    rows = np.flatnonzero(mask)
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    bounds = np.flatnonzero(np.diff(labels[rows])) + 1
+    for members in np.split(rows, bounds):
+        v = vecs[members]
+        centre = v.mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        sims = v @ centre
+        top = members[np.argsort(-sims, kind="stable")[:k]]
+        out[int(labels[members[0]])] = top.tolist()
+    return out
+
+
+def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, leak) -> dict[str, Any]:
+    ref = _ref_fn(inp)
+    labels = clusters.labels
+    n = inp.n
+    roles, counts = np.unique(inp.role.astype(str), return_counts=True)
+    by_role = {str(r): int(c) for r, c in zip(roles, counts)}
+    sources: dict[tuple[str, str], int] = {}
+    for s, r in zip(inp.source, inp.role):
+        sources[(str(s), str(r))] = sources.get((str(s), str(r)), 0) + 1
+    ncl = clusters.n_clusters
+    cov_by = {c["cluster"]: c for c in cov.clusters}
+    inc_by = {c["cluster"]: c for c in (conf.clusters if conf is not None else [])}
+    typical = _cluster_examples(inp.prompt_vecs, labels, 5)
+    cluster_items = []
+    for c in range(ncl):
+        members = labels == c
+        rc = {}
+        for r in by_role:
+            k = int((members & (inp.role == r)).sum())
+            if k:
+                rc[r] = k
+        item = {"id": c, "label": format_label(terms.get(c, []), c), "terms": terms.get(c, []),
+                "size": int(members.sum()), "roles": rc}
+        if c in cov_by:
+            item.update({k: cov_by[c][k] for k in ("train_share", "production_share", "n_gap")})
+        if c in inc_by:
+            item["inconsistency"] = inc_by[c]["inconsistency"]
+            item["inconsistency_reason"] = inc_by[c]["reason"]
+        item["examples"] = [dict(ref(i), text=_snippet(inp.prompt[i])) for i in typical.get(c, [])]
+        cluster_items.append(item)
+    label_of = {c["id"]: c["label"] for c in cluster_items}
+    gaps = cov.summary(ref)
+    gaps.pop("clusters", None)  # per-cluster shares live in "clusters"
+    for g in gaps["gaps"]:
+        if g.get("cluster") is not None:
+            g["cluster_label"] = label_of.get(g["cluster"])
+    for u in gaps["unreached"]:
+        u["cluster_label"] = label_of.get(u["cluster"])
+    if conf is not None:
+        conflicts = conf.summary(ref)
+        conflicts.pop("clusters", None)  # per-cluster inconsistency lives in "clusters"
+        conflicts["by_cluster"] = [dict(cluster=c["cluster"], cluster_label=label_of.get(c["cluster"]),
+                                        inconsistency=c["inconsistency"], reason=c["reason"])
+                                   for c in (conf.clusters or [])[:50]]
+    else:
+        conflicts = {"skipped": "no response vectors were given", "n_conflicts": 0, "conflicts": []}
+    summary = {
+        "counts": {
+            "examples": n, "by_role": by_role, "clusters": ncl,
+            "noise": int(clusters.was_noise.sum()), "noise_assigned": bool(params.assign_noise),
+            "duplicate_groups": len(dups.groups),
+            "duplicate_removable": int(sum(len(g.removable) for g in dups.groups)),
+            "conflicts": conflicts.get("n_conflicts", 0),
+            "gap_inputs": int(cov.is_gap.sum()), "gaps": len(cov.gaps),
+            "leaked": int(leak.leaked.sum()), "flagged": int(sum(1 for f in flags.flags if f)),
+        },
+        "sources": [{"source": s, "role": r, "rows": k} for (s, r), k in sources.items()],
+        "clusters": cluster_items,
+        "duplicates": dups.summary(ref),
+        "conflicts": conflicts,
+        "gaps": gaps,
+        "leakage": leak.summary(ref),
+        "queue": queue.summary(ref),
+        "flags": flags.summary(),
+    }
+    return clean_json(summary)
+
+
+def clean_json(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN/inf to None, tuples to lists."""
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [clean_json(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,313 @@
+"""Conflicts and inconsistency: similar prompts in the training data that get divergent responses.
+
+Only train rows with a non-empty response take part. Pairs come from the shared prompt
+neighbour graph.
+
+**Response divergence** of a pair (i, j), a number in [0, 1], is the largest of:
+
+- *meaning*: ``1 - cos(response_i, response_j)`` over response vectors, clipped to [0, 1];
+- *format*: 1 when exactly one of the two is a list (2+ bulleted/numbered lines), contains code
+  (a ``` fence) or is JSON (parses as an object/array); otherwise the length mismatch
+  ``clip((|ln(len_i / len_j)| - ln 2) / ln 8, 0, 1)`` (0 up to a 2x length ratio, 1 at 16x);
+- *kind*: 1 when exactly one of the two is a refusal (see ``flags.refusal``).
+
+**Conflict** (the ranked list): a train example whose prompt is near-identical to other train
+examples' prompts (cosine >= ``prompt_sim``, default :data:`DEFAULT_PROMPT_SIM`) while their
+responses *diverge*: response cosine < ``response_sim`` (default :data:`DEFAULT_RESPONSE_SIM`),
+or a format difference (list/code/JSON, or a 4x length ratio when the longer one has 200+
+characters), or refusal vs answer. Each example gets
+
+    conflict_i = sum_j w_ij d_ij / (sum_j w_ij + 1)
+
+over its near-identical neighbours j (``w`` = prompt cosine, ``d`` = divergence). The ``+ 1`` is
+one imaginary agreeing neighbour: an example contradicted by all of its 6 near-identical
+neighbours scores higher than one contradicted by its only neighbour, and the one odd answer in
+a group of agreeing examples (a wrong label, a swapped answer) scores far above the examples it
+disagrees with. Ranked by that score; each item names the neighbours it disagrees with and why.
+
+**Per-example inconsistency** (column ``inconsistency``): the same weighted mean of ``d_ij``, but
+over all train neighbours in the graph with prompt cosine >= ``neighbour_sim`` (default
+:data:`DEFAULT_NEIGHBOUR_SIM`); NaN when a row has no such neighbour (no evidence either way).
+
+**Cluster inconsistency** (compares clusters of different sizes fairly): over the graph edges
+with both ends in cluster c (train rows with responses), ``D_c`` = sum of divergences and ``n_c``
+the number of such pairs. Mean divergence shrunk towards the all-cluster mean ``mu`` with
+``m = 10`` pseudo-pairs, then divided by the divergence of *random* train pairs ``beta`` (what
+responses unrelated to their prompts would look like)::
+
+    inconsistency_c = ((D_c + m * mu) / (n_c + m)) / beta
+
+0 = neighbouring prompts always get the same kind of answer; 1 = as divergent as random pairs.
+A per-pair mean does not grow with cluster size, and the shrinkage keeps a 3-member cluster
+from topping the list on one pair.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from workbench.analysis.flags import refusal_rows
+from workbench.analysis.graph import NeighbourGraph
+from workbench.analysis.textnorm import normalise_many
+from workbench.core.progress import CancelToken, ProgressFn, ensure
+
+DEFAULT_PROMPT_SIM = 0.85
+DEFAULT_RESPONSE_SIM = 0.7
+DEFAULT_NEIGHBOUR_SIM = 0.5
+SHRINK_PAIRS = 10
+RANDOM_PAIRS = 20_000
+_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+\S", re.MULTILINE)
+
+RowRef = Callable[[int], dict[str, Any]]
+
+
+def _default_ref(i: int) -> dict[str, Any]:
+    return {"row": int(i)}
+
+
+@dataclass
+class ResponseFeatures:
+    has_response: np.ndarray
+    length: np.ndarray
+    is_list: np.ndarray
+    has_code: np.ndarray
+    is_json: np.ndarray
+    refusal: np.ndarray
+
+
+def response_features(responses: Sequence[str]) -> ResponseFeatures:
+    n = len(responses)
+    has = np.zeros(n, bool)
+    length = np.zeros(n, np.float64)
+    is_list = np.zeros(n, bool)
+    code = np.zeros(n, bool)
+    js = np.zeros(n, bool)
+    ref = np.zeros(n, bool)
+    for i, r in enumerate(responses):
+        s = (r or "").strip()
+        if not s:
+            continue
+        has[i] = True
+        length[i] = len(s)
+        if "\n" in s:
+            is_list[i] = len(_LIST_LINE.findall(s)) >= 2
+        code[i] = "```" in s
+        if s[0] in "{[" and s[-1] in "}]":
+            try:
+                json.loads(s)
+                js[i] = True
+            except ValueError:
+                pass
+    ref[:] = refusal_rows([r or "" for r in responses])
+    return ResponseFeatures(has, length, is_list, code, js, ref)
+
+
+def _pair_parts(f: ResponseFeatures, rv: np.ndarray, a: np.ndarray, b: np.ndarray, block: int = 262_144):
+    """(meaning, format_struct, length_part, kind, response_cos) for pairs (a, b)."""
+    cos = np.empty(len(a), np.float32)
+    for s in range(0, len(a), block):
+        cos[s:s + block] = np.einsum("ij,ij->i", rv[a[s:s + block]], rv[b[s:s + block]])
+    meaning = np.clip(1.0 - cos, 0.0, 1.0)
+    struct = (f.is_list[a] != f.is_list[b]) | (f.has_code[a] != f.has_code[b]) | (f.is_json[a] != f.is_json[b])
+    la, lb = np.maximum(f.length[a], 1), np.maximum(f.length[b], 1)
+    ratio = np.abs(np.log(la / lb))
+    length_part = np.clip((ratio - np.log(2)) / np.log(8), 0, 1)
+    kind = f.refusal[a] != f.refusal[b]
+    return meaning, struct, length_part, kind, cos, ratio, np.maximum(la, lb)
+
+
+@dataclass
+class Conflicts:
+    """Result of :func:`find_conflicts`. Arrays are per row (NaN / 0 for rows that take no part)."""
+
+    conflict: np.ndarray  # float32: conflict score (0 = none)
+    inconsistency: np.ndarray  # float32: per-example inconsistency (NaN = no evidence / not train)
+    items: list[dict[str, Any]]  # ranked conflicts, rows as indices (see to_json)
+    clusters: list[dict[str, Any]]  # per-cluster inconsistency, most inconsistent first
+    params: dict[str, float]
+
+    def summary(self, ref: RowRef = _default_ref, limit: int | None = 200) -> dict[str, Any]:
+        items = self.items if limit is None else self.items[:limit]
+        out = []
+        for it in items:
+            d = dict(it)
+            d["example"] = ref(it["example"])
+            d["against"] = [dict(a, example=ref(a["example"])) for a in it["against"]]
+            out.append(d)
+        return {"params": self.params, "n_conflicts": len(self.items), "conflicts": out,
+                "clusters": self.clusters}
+
+
+def _snip(text: str, n: int = 60) -> str:
+    t = " ".join((text or "").split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def find_conflicts(
+    graph: NeighbourGraph,
+    roles: Sequence[str] | np.ndarray,
+    responses: Sequence[str],
+    response_vecs: np.ndarray,
+    cluster: np.ndarray | None = None,
+    *,
+    prompt_sim: float = DEFAULT_PROMPT_SIM,
+    response_sim: float = DEFAULT_RESPONSE_SIM,
+    neighbour_sim: float = DEFAULT_NEIGHBOUR_SIM,
+    min_score: float = 0.1,
+    max_items: int = 1000,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Conflicts:
+    """Conflicts, per-example and per-cluster inconsistency (see the module docstring).
+
+    ``response_vecs`` (N, d) L2-normalised, any values for rows without a response;
+    ``cluster`` (N,) cluster ids, -1 = noise (optional: no cluster table without it).
+    """
+    progress, cancel = ensure(progress, cancel)
+    n = len(graph)
+    roles = np.asarray(roles, dtype=object)
+    progress(0, 4, "conflicts")
+    feats = response_features(responses)
+    ok = (roles == "train") & feats.has_response
+    rv = np.ascontiguousarray(response_vecs, dtype=np.float32)
+    cancel.check()
+    # all train-train edges with responses
+    a = np.repeat(np.arange(n, dtype=np.int64), graph.k)
+    b = graph.indices.reshape(-1).astype(np.int64)
+    ps = graph.sims.reshape(-1)
+    m = b >= 0
+    m[m] = ok[a[m]] & ok[b[m]]
+    if cluster is not None:  # pairs used: similar enough for either score, or inside one cluster
+        cl = np.asarray(cluster)
+        m[m] = (ps[m] >= min(neighbour_sim, prompt_sim)) | ((cl[a[m]] == cl[b[m]]) & (cl[a[m]] >= 0))
+    else:
+        m &= ps >= min(neighbour_sim, prompt_sim)
+    a, b, ps = a[m], b[m], ps[m]
+    meaning, struct, length_part, kind, cos, ratio, longer = _pair_parts(feats, rv, a, b)
+    d = np.maximum.reduce([meaning, struct.astype(np.float32), length_part.astype(np.float32),
+                           kind.astype(np.float32)]).astype(np.float32)
+    progress(1, 4, "conflicts")
+    cancel.check()
+
+    # per-example inconsistency
+    sel = ps >= neighbour_sim
+    w = np.where(sel, ps, 0).astype(np.float64)
+    wsum = np.bincount(a, weights=w, minlength=n)
+    wd = np.bincount(a, weights=w * d, minlength=n)
+    inconsistency = np.full(n, np.nan, np.float32)
+    has = wsum > 0
+    inconsistency[has] = (wd[has] / wsum[has]).astype(np.float32)
+
+    # conflicts: near-identical prompts, divergent responses
+    near = ps >= prompt_sim
+    divergent = near & ((cos < response_sim) | struct | ((ratio >= np.log(4)) & (longer >= 200)) | kind)
+    wn = np.where(near, ps, 0).astype(np.float64)
+    conflict = (np.bincount(a, weights=wn * np.where(divergent, d, 0), minlength=n)
+                / (np.bincount(a, weights=wn, minlength=n) + 1.0)).astype(np.float32)
+    progress(2, 4, "conflicts")
+    items = _items(conflict, a, b, ps, cos, d, divergent, struct, kind, ratio, feats, responses, near, min_score,
+                   max_items)
+    cancel.check()
+    clusters = _cluster_table(cluster, a, b, d, ok, responses, seed, feats, rv) if cluster is not None else []
+    progress(4, 4, "conflicts")
+    params = {"prompt_sim": prompt_sim, "response_sim": response_sim, "neighbour_sim": neighbour_sim,
+              "min_score": min_score, "shrink_pairs": SHRINK_PAIRS}
+    return Conflicts(conflict, inconsistency, items, clusters, params)
+
+
+def _items(conflict, a, b, ps, cos, d, divergent, struct, kind, ratio, feats, responses, near, min_score,
+           max_items):
+    cand = np.nonzero(conflict >= min_score)[0]
+    cand = cand[np.argsort(-conflict[cand], kind="stable")][: 2 * max_items]
+    order = np.argsort(a, kind="stable")
+    a_s = a[order]
+    starts = np.searchsorted(a_s, cand)
+    ends = np.searchsorted(a_s, cand, side="right")
+    listed_pairs: set[tuple[int, int]] = set()
+    items = []
+    for i, s, e in zip(cand.tolist(), starts, ends):
+        idx = order[s:e]
+        idx = idx[divergent[idx]]
+        if not len(idx):
+            continue
+        partners = b[idx]
+        if len(partners) == 1 and (int(partners[0]), i) in listed_pairs:
+            continue  # a plain two-example conflict, already listed from the other side
+        for p in partners:
+            listed_pairs.add((i, int(p)))
+        n_near = int(np.count_nonzero(near[order[s:e]]))
+        top = idx[np.argsort(-ps[idx] * d[idx], kind="stable")][:5]
+        against = []
+        for t in top:
+            why = []
+            if cos[t] < 0.7 or not (struct[t] or kind[t]):
+                why.append(f"meaning (response cosine {cos[t]:.2f})")
+            if struct[t]:
+                j = b[t]
+                why.append("format (" + ", ".join(
+                    nm for nm, arr in (("list", feats.is_list), ("code", feats.has_code), ("JSON", feats.is_json))
+                    if arr[i] != arr[j]) + ")")
+            elif ratio[t] >= np.log(4):
+                why.append(f"length ({np.exp(ratio[t]):.0f}x)")
+            if kind[t]:
+                why.append("refusal vs answer")
+            against.append({"example": int(b[t]), "prompt_sim": round(float(ps[t]), 4),
+                            "response_sim": round(float(cos[t]), 4), "divergence": round(float(d[t]), 4),
+                            "differs_in": why})
+        first = against[0]
+        reason = (f"Prompt is near-identical (cosine >= {ps[idx].min():.2f}) to {len(idx)} of its "
+                  f"{n_near} near-identical train neighbour(s), whose responses differ in "
+                  f"{' and '.join(first['differs_in'])}: \"{_snip(responses[i])}\" vs "
+                  f"\"{_snip(responses[first['example']])}\".")
+        items.append({"example": i, "score": round(float(conflict[i]), 4), "n_near": n_near,
+                      "n_divergent": int(len(idx)), "against": against, "reason": reason,
+                      })
+        if len(items) >= max_items:
+            break
+    return items
+
+
+def _cluster_table(cluster, a, b, d, ok, responses, seed, feats, rv):
+    cluster = np.asarray(cluster)
+    same = (cluster[a] == cluster[b]) & (cluster[a] >= 0)
+    ca, dd = cluster[a[same]], d[same]
+    if not len(ca):
+        return []
+    ncl = int(cluster.max()) + 1
+    n_pairs = np.bincount(ca, minlength=ncl)
+    dsum = np.bincount(ca, weights=dd, minlength=ncl)
+    mu = float(dd.mean())
+    rng = np.random.default_rng(seed)
+    tr = np.nonzero(ok)[0]
+    ra, rb = rng.choice(tr, RANDOM_PAIRS), rng.choice(tr, RANDOM_PAIRS)
+    keep = ra != rb
+    m, s_, l_, k_, *_ = _pair_parts(feats, rv, ra[keep], rb[keep])
+    beta = float(np.maximum.reduce([m, s_.astype(np.float32), l_.astype(np.float32), k_.astype(np.float32)]).mean())
+    beta = max(beta, 1e-6)
+    n_train = np.bincount(cluster[ok & (cluster >= 0)], minlength=ncl)
+    out = []
+    for c in np.nonzero(n_pairs)[0]:
+        score = (dsum[c] + SHRINK_PAIRS * mu) / (n_pairs[c] + SHRINK_PAIRS) / beta
+        rows = np.nonzero((cluster == c) & ok)[0]
+        texts: dict[str, int] = {}
+        shown: dict[str, str] = {}
+        for r, key in zip(rows, normalise_many([responses[r] for r in rows])):
+            texts[key] = texts.get(key, 0) + 1
+            shown.setdefault(key, responses[r])
+        top = sorted(texts.items(), key=lambda kv: -kv[1])[:4]
+        resp = "; ".join(f"\"{_snip(shown[k], 40)}\" x{v}" for k, v in top) if len(texts) < len(rows) else \
+            f"{len(texts)} distinct responses"
+        raw = dsum[c] / n_pairs[c]
+        out.append({"cluster": int(c), "inconsistency": round(float(score), 4),
+                    "mean_divergence": round(float(raw), 4), "n_pairs": int(n_pairs[c]),
+                    "n_train": int(n_train[c]),
+                    "reason": f"neighbouring prompts' responses diverge by {raw:.2f} on average over "
+                              f"{int(n_pairs[c])} pairs (random pairs: {beta:.2f}); most common responses: {resp}"})
+    out.sort(key=lambda x: -x["inconsistency"])
+    return out

@@ -1,0 +1,297 @@
+"""Duplicates: exact and near-duplicate groups of examples, within and across roles.
+
+Definitions (what a curator sees):
+
+- **Exact duplicates**: two rows whose *prompts* are equal after normalisation (Unicode NFKC,
+  case-folded, every run of punctuation/whitespace collapsed to one space; see
+  :mod:`workbench.analysis.textnorm`). Only the prompt (the embedded analysis unit) is compared,
+  so "same question, different answer" is a duplicate too (and usually also a conflict); the
+  group reports whether the responses are identical as well.
+- **Near duplicates**: two rows whose prompt vectors have cosine similarity >= ``threshold``
+  (default :data:`DEFAULT_NEAR_THRESHOLD`), found over the shared neighbour graph (each row's k
+  nearest neighbours), so a row with more than k near copies is still reached through the others.
+- **Groups** are the connected components of the union of both kinds of edges, over all roles
+  together: train↔train, train↔eval, train↔production, eval↔eval, ... Each group lists its
+  ``scope`` (the roles present, e.g. ``train+eval``) and its ``kind``: ``exact`` (all members share
+  one normalised prompt), ``near`` or ``mixed``.
+- **Keeper** (the member to keep when rejecting the rest): the first member by, in order,
+  (1) role: ``eval`` before ``train`` before ``reference`` before ``production`` — a train copy of
+  an eval example is what should go, and production rows are never part of the export;
+  (2) fewest quality flags; (3) most complete: has a response, then the longest prompt+response
+  (characters, whitespace-trimmed); (4) earliest row.
+  Removable members = the non-keeper members whose role is train or reference.
+- **Ranking**: groups with the most removable members first, then larger groups.
+
+Default threshold — chosen on PAWS-Wiki (``benchmarks/study_duplicate_threshold.py``): see
+:data:`THRESHOLD_STUDY` for the measured precision/recall. PAWS pairs are adversarial (both
+sentences share almost all words; half are not paraphrases), so a sentence-embedding model
+scores many non-paraphrases as highly similar; on ordinary data (support queries, instructions)
+near-duplicates above the default threshold are, in our inspection, almost always the same
+request reworded. Expect the threshold to be conservative for short prompts and to catch
+rewordings, not merely related questions.
+
+int8 vectors: the encoder's int8 model moves cosines by up to about ±0.01-0.02. Pass
+``recheck=`` (a callable that returns fp32 vectors for given rows) to re-decide the pairs whose
+int8 similarity lies within ``recheck_margin`` of the threshold; see :func:`recheck_pairs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from workbench.analysis.graph import NeighbourGraph
+from workbench.analysis.textnorm import text_hashes
+from workbench.core.progress import CancelToken, ProgressFn, ensure
+
+DEFAULT_NEAR_THRESHOLD = 0.93
+THRESHOLD_STUDY: dict[str, Any] = {}  # filled in from the study; see module docstring
+ROLE_PRIORITY = {"eval": 0, "train": 1, "reference": 2, "production": 3}
+REMOVABLE_ROLES = frozenset({"train", "reference"})
+
+RowRef = Callable[[int], dict[str, Any]]
+
+
+def _default_ref(i: int) -> dict[str, Any]:
+    return {"row": int(i)}
+
+
+@dataclass
+class DuplicateGroup:
+    group_id: int
+    members: list[int]  # row indices, keeper first, then by row
+    keeper: int
+    kind: str  # "exact" | "near" | "mixed"
+    roles: dict[str, int]
+    scope: str  # "+".join(sorted roles), e.g. "train+eval"
+    min_sim: float  # lowest prompt cosine over the near edges that join the group (1.0 exact only)
+    same_response: bool  # all members with a response have the same normalised response
+    removable: list[int]
+    reason: str
+
+    def to_json(self, ref: RowRef = _default_ref) -> dict[str, Any]:
+        return {
+            "group": self.group_id,
+            "kind": self.kind,
+            "scope": self.scope,
+            "size": len(self.members),
+            "roles": self.roles,
+            "min_sim": round(float(self.min_sim), 4),
+            "same_response": self.same_response,
+            "keeper": ref(self.keeper),
+            "members": [ref(i) for i in self.members],
+            "removable": [ref(i) for i in self.removable],
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Duplicates:
+    """Result of :func:`find_duplicates`. ``group[i]`` = group id of row i (-1 = none); group ids
+    are ranks (0 = top group)."""
+
+    group: np.ndarray  # int32 (N,)
+    is_keeper: np.ndarray  # bool (N,)
+    prompt_hash: np.ndarray  # uint64 (N,), 0 = empty prompt
+    groups: list[DuplicateGroup]
+    threshold: float
+    near_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False)  # (i, j, sim), i < j
+    pair_scopes: dict[str, int] = field(default_factory=dict)  # "train↔eval": n near/exact pairs
+
+    def summary(self, ref: RowRef = _default_ref, limit: int | None = 200) -> dict[str, Any]:
+        groups = self.groups if limit is None else self.groups[:limit]
+        return {
+            "threshold": self.threshold,
+            "n_groups": len(self.groups),
+            "n_rows_in_groups": int((self.group >= 0).sum()),
+            "n_removable": int(sum(len(g.removable) for g in self.groups)),
+            "by_scope": _count_by(self.groups, "scope"),
+            "by_kind": _count_by(self.groups, "kind"),
+            "pair_scopes": self.pair_scopes,
+            "groups": [g.to_json(ref) for g in groups],
+        }
+
+
+def _count_by(groups: list[DuplicateGroup], attr: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for g in groups:
+        key = getattr(g, attr)
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def recheck_pairs(
+    i: np.ndarray,
+    j: np.ndarray,
+    sims: np.ndarray,
+    reembed: Callable[[np.ndarray], np.ndarray],
+    threshold: float,
+    margin: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-decide near-duplicate candidate pairs whose (int8) similarity is within ``margin`` of
+    ``threshold`` using exact vectors.
+
+    ``reembed(rows)`` returns L2-normalised fp32 vectors for the given row indices (e.g. the fp32
+    encoder on those rows' prompts). Returns ``(keep, sims)``: ``keep`` marks pairs with similarity
+    >= threshold after the re-check; ``sims`` holds the fp32 similarity for re-checked pairs and the
+    original one elsewhere. Only the rows of borderline pairs are re-embedded.
+    """
+    sims = np.asarray(sims, dtype=np.float32).copy()
+    border = np.abs(sims - threshold) < margin
+    if border.any():
+        rows = np.unique(np.concatenate([i[border], j[border]]))
+        vecs = np.asarray(reembed(rows), dtype=np.float32)
+        pos = np.searchsorted(rows, np.stack([i[border], j[border]]))
+        sims[border] = np.einsum("ij,ij->i", vecs[pos[0]], vecs[pos[1]])
+    return sims >= threshold, sims
+
+
+def _near_edges(graph: NeighbourGraph, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = np.repeat(np.arange(len(graph), dtype=np.int64), graph.k)
+    cols = graph.indices.reshape(-1).astype(np.int64)
+    s = graph.sims.reshape(-1)
+    m = (cols >= 0) & (s >= threshold)
+    a, b, s = rows[m], cols[m], s[m]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    key = lo * len(graph) + hi
+    _, first = np.unique(key, return_index=True)
+    return lo[first], hi[first], s[first].astype(np.float32)
+
+
+def find_duplicates(
+    prompts: Sequence[str],
+    graph: NeighbourGraph,
+    roles: Sequence[str] | np.ndarray,
+    *,
+    responses: Sequence[str] | None = None,
+    n_flags: np.ndarray | None = None,
+    threshold: float = DEFAULT_NEAR_THRESHOLD,
+    recheck: Callable[[np.ndarray], np.ndarray] | None = None,
+    recheck_margin: float = 0.02,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Duplicates:
+    """Exact and near-duplicate groups over all rows (see the module docstring).
+
+    ``graph`` is the shared prompt-vector neighbour graph over the same rows; ``n_flags[i]`` the
+    number of quality flags of row i (keeper choice); ``recheck`` an optional fp32 re-embedder
+    for borderline pairs (see :func:`recheck_pairs`).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    progress, cancel = ensure(progress, cancel)
+    n = len(prompts)
+    roles = np.asarray(roles, dtype=object)
+    progress(0, 3, "duplicates")
+    hashes = text_hashes(prompts)
+    cancel.check()
+    # exact edges: each row to the first row with the same non-empty hash
+    order = np.argsort(hashes, kind="stable")
+    hs = hashes[order]
+    same_prev = np.zeros(n, dtype=bool)
+    if n > 1:
+        same_prev[1:] = (hs[1:] == hs[:-1]) & (hs[1:] != 0)
+    run_start = np.maximum.accumulate(np.where(~same_prev, np.arange(n), 0)) if n else np.zeros(0, np.int64)
+    ex_a, ex_b = order[same_prev], order[run_start[same_prev]]
+    progress(1, 3, "duplicates")
+    ni, nj, ns = _near_edges(graph, threshold - (recheck_margin if recheck is not None else 0.0))
+    if recheck is not None and len(ni):
+        keep, ns = recheck_pairs(ni, nj, ns, recheck, threshold, recheck_margin)
+        ni, nj, ns = ni[keep], nj[keep], ns[keep]
+    cancel.check()
+    a = np.concatenate([ex_a, ni]).astype(np.int64)
+    b = np.concatenate([ex_b, nj]).astype(np.int64)
+    adj = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, comp = connected_components(adj, directed=False)
+    sizes = np.bincount(comp, minlength=comp.max() + 1 if n else 0)
+    in_group = sizes[comp] > 1 if n else np.zeros(0, bool)
+    progress(2, 3, "duplicates")
+
+    # lowest near-edge similarity per component
+    min_sim = np.ones(len(sizes), dtype=np.float32)
+    if len(ni):
+        np.minimum.at(min_sim, comp[ni], ns)
+    resp_hash = np.zeros(n, np.uint64)
+    if responses is not None and in_group.any():
+        member_rows = np.nonzero(in_group)[0]
+        resp_hash[member_rows] = text_hashes([responses[i] for i in member_rows])
+    resp_len = (np.fromiter((len((r or "").strip()) for r in responses), dtype=np.int64, count=n)
+                if responses is not None else np.zeros(n, np.int64))
+    prompt_len = np.fromiter((len((p or "").strip()) for p in prompts), dtype=np.int64, count=n)
+    flags = np.zeros(n, np.int32) if n_flags is None else np.asarray(n_flags, dtype=np.int32)
+    role_rank = np.fromiter((ROLE_PRIORITY.get(r, 4) for r in roles), dtype=np.int8, count=n)
+
+    rows = np.nonzero(in_group)[0]
+    rows = rows[np.argsort(comp[rows], kind="stable")]
+    bounds = np.nonzero(np.diff(comp[rows]))[0] + 1
+    groups: list[DuplicateGroup] = []
+    for members in np.split(rows, bounds) if len(rows) else []:
+        c = comp[members[0]]
+        key = sorted(members.tolist(), key=lambda i: (role_rank[i], flags[i], resp_len[i] == 0,
+                                                      -(resp_len[i] + prompt_len[i]), i))
+        keeper = key[0]
+        member_roles: dict[str, int] = {}
+        for i in key:
+            member_roles[roles[i]] = member_roles.get(roles[i], 0) + 1
+        n_texts = len(set(hashes[key].tolist()))
+        exact_all = n_texts == 1 and hashes[keeper] != 0
+        kind = "exact" if exact_all else ("near" if n_texts == len(key) else "mixed")
+        with_resp = [i for i in key if resp_len[i] > 0]
+        same_resp = responses is not None and len({int(resp_hash[i]) for i in with_resp}) <= 1
+        removable = [i for i in key[1:] if roles[i] in REMOVABLE_ROLES]
+        groups.append(DuplicateGroup(
+            group_id=-1, members=key, keeper=keeper, kind=kind, roles=member_roles,
+            scope="+".join(sorted(member_roles, key=lambda r: (ROLE_PRIORITY.get(r, 4), r))),
+            min_sim=1.0 if exact_all else float(min_sim[c]), same_response=bool(same_resp),
+            removable=removable,
+            reason=_reason(key, kind, member_roles, float(min_sim[c]), threshold, same_resp,
+                           roles, flags, resp_len, role_rank),
+        ))
+    groups.sort(key=lambda g: (-len(g.removable), -len(g.members), g.members[0]))
+    group_of = np.full(n, -1, dtype=np.int32)
+    is_keeper = np.zeros(n, dtype=bool)
+    for gid, g in enumerate(groups):
+        g.group_id = gid
+        group_of[g.members] = gid
+        is_keeper[g.keeper] = True
+    pair_scopes = _pair_scopes(roles, np.concatenate([ex_a, ni]), np.concatenate([ex_b, nj]))
+    progress(3, 3, "duplicates")
+    return Duplicates(group_of, is_keeper, hashes, groups, float(threshold), (ni, nj, ns), pair_scopes)
+
+
+def _pair_scopes(roles: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if not len(a):
+        return out
+    ra, rb = roles[a.astype(np.int64)], roles[b.astype(np.int64)]
+    for x, y in zip(ra, rb):
+        x, y = sorted((x, y), key=lambda r: (ROLE_PRIORITY.get(r, 4), r))
+        key = f"{x}↔{y}"
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _reason(key, kind, member_roles, min_sim, threshold, same_resp, roles, flags, resp_len, role_rank) -> str:
+    parts = " + ".join(f"{v} {k}" for k, v in member_roles.items())
+    if kind == "exact":
+        what = "identical prompts after normalising case, spaces and punctuation"
+    elif kind == "near":
+        what = f"prompts with cosine similarity >= {threshold:.2f} (lowest link {min_sim:.3f})"
+    else:
+        what = f"identical or near-identical prompts (cosine >= {threshold:.2f}, lowest link {min_sim:.3f})"
+    resp = "; responses identical" if same_resp and any(resp_len[i] for i in key) else (
+        "; responses differ" if sum(resp_len[i] > 0 for i in key) > 1 else "")
+    k, rest = key[0], key[1:]
+    if any(role_rank[i] > role_rank[k] for i in rest):
+        why = f"the {roles[k]} copy (eval copies are kept and the train copies removed)" if roles[k] == "eval" \
+            else f"the {roles[k]} copy"
+    elif any(flags[i] > flags[k] for i in rest):
+        why = f"fewest quality flags ({flags[k]})"
+    elif any(resp_len[i] < resp_len[k] for i in rest):
+        why = f"the most complete member (response {resp_len[k]} characters)"
+    else:
+        why = "the first member (all equally complete and flagged)"
+    return f"{parts}: {what}{resp}. Keep {why}."

@@ -1,0 +1,125 @@
+"""The one place that imports the numba-compiled libraries (umap-learn, pynndescent) and hdbscan.
+
+numba compiles UMAP's and pynndescent's functions the first time they run in a process, which
+costs tens of seconds per process. To keep that out of the curator's wait:
+
+* ``NUMBA_CACHE_DIR`` is pointed at :func:`workbench.core.paths.numba_cache_dir` before numba is
+  first imported, so compiled machine code is written there and loaded by later processes;
+* most numba functions of umap-learn and many of pynndescent are compiled without
+  ``cache=True``: :func:`umap` and :func:`pynndescent` turn caching on for every module-level
+  numba function of those packages, so they are cached too;
+* :func:`warm_up` runs a tiny map + clustering so the GUI (at start-up, in the background) or an
+  installer can fill the cache before the first real analysis.
+
+Always import these libraries through this module (``from workbench.analysis import jit;
+umap = jit.umap()``), never directly.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from types import ModuleType
+
+from workbench.core import paths
+
+_lock = threading.Lock()
+_cached_modules: set[str] = set()
+
+
+def prepare() -> None:
+    """Point numba's cache at the workbench cache folder (idempotent, cheap)."""
+    cache_dir = str(paths.numba_cache_dir())
+    os.environ["NUMBA_CACHE_DIR"] = cache_dir
+    import sys
+
+    if "numba" in sys.modules:  # imported earlier by someone else: update its live config too
+        from numba.core import config
+
+        config.CACHE_DIR = cache_dir
+
+
+def _enable_caching(package: ModuleType) -> None:
+    """Turn on on-disk caching for every numba dispatcher defined in ``package``'s modules."""
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    prefix = package.__name__ + "."
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == package.__name__ or name.startswith(prefix)):
+            continue
+        if name in _cached_modules:
+            continue
+        _cached_modules.add(name)
+        for obj in list(vars(module).values()):
+            if isinstance(obj, CPUDispatcher) and obj._cache.__class__.__name__ == "NullCache":
+                try:
+                    obj.enable_caching()
+                except Exception:  # pragma: no cover - a function numba cannot cache stays uncached
+                    pass
+
+
+def umap() -> ModuleType:
+    """The ``umap`` module, with its numba functions cached on disk."""
+    with _lock:
+        prepare()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import umap as umap_module
+            import umap.umap_  # noqa: F401  (make sure submodules are loaded before enabling)
+        _enable_caching(umap_module)
+        import pynndescent as pynndescent_module  # umap builds its own indexes with it
+
+        _enable_caching(pynndescent_module)
+        return umap_module
+
+
+def pynndescent() -> ModuleType:
+    """The ``pynndescent`` module (caches its own numba functions)."""
+    with _lock:
+        prepare()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pynndescent as module
+        _enable_caching(module)
+        return module
+
+
+def kernels() -> ModuleType:
+    """The workbench's own numba kernels (:mod:`workbench.analysis._kernels`), cached on disk."""
+    with _lock:
+        prepare()
+        from workbench.analysis import _kernels
+
+        return _kernels
+
+
+def hdbscan() -> ModuleType:
+    """The ``hdbscan`` module (Cython; imported here so every heavy import has one home)."""
+    with _lock:
+        prepare()
+        import hdbscan as module
+
+        return module
+
+
+def warm_up() -> None:
+    """Compile (or load from cache) the numba code a real analysis needs, on a tiny input.
+
+    Takes a few seconds when the cache is warm and up to a minute on first use; safe to call
+    from a background thread.
+    """
+    import numpy as np
+
+    from workbench.analysis.clusters import find_clusters
+    from workbench.analysis.graph import build_graph
+    from workbench.analysis.layout import umap_layout
+
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(300, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    graph = build_graph(vecs, 10)
+    coords = umap_layout(vecs, graph, n_neighbors=10, seed=0)
+    find_clusters(coords, graph, min_cluster_size=10)

@@ -1,0 +1,139 @@
+"""Cluster labels from distinctive terms: class-based TF-IDF (c-TF-IDF, as in BERTopic).
+
+All prompts of a cluster are treated as one document. A term's weight in cluster c is
+
+    tf(t, c) * log(1 + A / f(t))
+
+where ``tf`` is the term's count in c divided by c's total term count, ``A`` the average number
+of terms per cluster and ``f(t)`` the term's count over all clusters — so a word frequent in one
+cluster and rare elsewhere wins, and words common everywhere ("please", "help") lose. English stop
+words are dropped; simple inflections are merged onto a base form that occurs in the data
+("cards" -> "card", "arrived" -> "arrive") so one label does not spend two of its terms on one
+word. A label is the top terms joined by " · ", e.g. ``card · arrive · delivery``.
+
+Large clusters are labelled from a seeded sample of at most ``max_docs_per_cluster`` prompts.
+Labels are suggestions: the curator can rename or merge clusters (ids stay stable).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+SEPARATOR = " · "
+TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"  # words of two or more letters
+
+
+def _base_candidates(t: str) -> list[str]:
+    out: list[str] = []
+    if t.endswith("ies"):
+        out.append(t[:-3] + "y")
+    if t.endswith("es"):
+        out.append(t[:-2])
+    if t.endswith("s") and not t.endswith("ss"):
+        out.append(t[:-1])
+    if t.endswith("ing"):
+        out += [t[:-3], t[:-3] + "e", t[:-4]]
+    if t.endswith("ed"):
+        out += [t[:-2], t[:-1], t[:-3]]
+    return [c for c in out if len(c) >= 3]
+
+
+def base_forms(vocab: Sequence[str]) -> np.ndarray:
+    """For each vocabulary word, the index of its base form in ``vocab`` (itself if none)."""
+    pos = {w: i for i, w in enumerate(vocab)}
+    target = np.arange(len(vocab))
+    for i, w in enumerate(vocab):
+        for cand in _base_candidates(w):
+            j = pos.get(cand)
+            if j is not None:
+                target[i] = j
+                break
+    # one level only, but make chains (a -> b -> c) point at the end
+    for _ in range(2):
+        target = target[target]
+    return target
+
+
+def ctfidf_terms(
+    texts: Sequence[str],
+    labels: np.ndarray,
+    *,
+    n_terms: int = 3,
+    max_docs_per_cluster: int = 2000,
+    seed: int = 0,
+) -> dict[int, list[str]]:
+    """The ``n_terms`` most distinctive terms of every cluster id >= 0 in ``labels``.
+
+    Clusters with no usable words (e.g. only digits or emoji) get an empty list.
+    """
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels = np.asarray(labels)
+    ids = np.unique(labels[labels >= 0])
+    if len(ids) == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    rows: list[int] = []
+    row_cluster: list[int] = []
+    for c in ids:
+        members = np.flatnonzero(labels == c)
+        if len(members) > max_docs_per_cluster:
+            members = np.sort(rng.choice(members, max_docs_per_cluster, replace=False))
+        rows.extend(members.tolist())
+        row_cluster.extend([int(c)] * len(members))
+    docs = [texts[i] or "" for i in rows]
+    vectorizer = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN,
+                                 lowercase=True, dtype=np.float32)
+    try:
+        x = vectorizer.fit_transform(docs)
+    except ValueError:  # empty vocabulary: nothing but stop words, digits or symbols
+        return {int(c): [] for c in ids}
+    vocab = vectorizer.get_feature_names_out()
+    base = base_forms(vocab)
+    merge = sparse.csr_matrix((np.ones(len(vocab), dtype=np.float32), (np.arange(len(vocab)), base)),
+                              shape=(len(vocab), len(vocab)))
+    cluster_pos = {int(c): k for k, c in enumerate(ids)}
+    indicator = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32),
+         ([cluster_pos[c] for c in row_cluster], np.arange(len(rows)))),
+        shape=(len(ids), len(rows)),
+    )
+    counts = (indicator @ x @ merge).tocsr()  # clusters x terms (inflections folded onto base)
+    # how many documents of the cluster use the term (to skip one-off words)
+    doc_use = (indicator @ ((x > 0).astype(np.float32) @ merge)).tocsr()
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    term_freq = np.asarray(counts.sum(axis=0)).ravel()
+    avg_words = float(totals.mean()) if len(totals) else 0.0
+    idf = np.log1p(avg_words / np.maximum(term_freq, 1.0)).astype(np.float32)
+    result: dict[int, list[str]] = {}
+    for k, c in enumerate(ids):
+        start, stop = counts.indptr[k], counts.indptr[k + 1]
+        cols = counts.indices[start:stop]
+        vals = counts.data[start:stop]
+        if len(cols) == 0 or totals[k] == 0:
+            result[int(c)] = []
+            continue
+        uses = np.asarray(doc_use[k, cols].todense()).ravel()
+        n_docs = int(indicator[k].sum())
+        score = vals / totals[k] * idf[cols]
+        if n_docs >= 2:  # a word used in one prompt only does not describe a cluster
+            score = np.where(uses >= 2, score, score * 1e-3)
+        order = np.lexsort((cols, -score))[:n_terms]
+        result[int(c)] = [str(vocab[j]) for j in cols[order]]
+    return result
+
+
+def format_label(terms: Sequence[str], cluster_id: int) -> str:
+    """``"card · arrive · delivery"``; ``"cluster 7"`` when there are no terms."""
+    return SEPARATOR.join(terms) if terms else f"cluster {cluster_id}"
+
+
+def cluster_labels(texts: Sequence[str], labels: np.ndarray, *, n_terms: int = 3,
+                   max_docs_per_cluster: int = 2000, seed: int = 0) -> dict[int, str]:
+    """Display label of every cluster id >= 0 (see module docstring)."""
+    terms = ctfidf_terms(texts, labels, n_terms=n_terms, max_docs_per_cluster=max_docs_per_cluster,
+                         seed=seed)
+    return {c: format_label(t, c) for c, t in terms.items()}

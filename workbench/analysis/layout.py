@@ -1,0 +1,136 @@
+"""Map layout: UMAP over the prompt vectors of every source together, so train, production, eval
+and reference rows share one map.
+
+* Up to ``fit_limit`` rows UMAP runs on the precomputed neighbour graph (no second neighbour
+  search): UMAP wants each row's own index first with distance 0 and cosine *distances*
+  (1 - similarity), which :func:`umap_knn` builds from a :class:`NeighbourGraph`.
+* Above ``fit_limit`` rows UMAP is fitted on a seeded random sample of ``fit_limit`` rows and the
+  rest is placed with ``UMAP.transform`` in batches (each row lands beside its nearest sampled
+  neighbours), which is what lets a million rows finish on a workstation.
+* With a ``seed`` the result is reproducible (UMAP then runs its optimisation on one thread);
+  ``seed=None`` is faster on many cores but differs from run to run.
+
+UMAP cannot be interrupted once started; batches of the transform check ``cancel``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from workbench.analysis import jit
+from workbench.analysis.graph import NeighbourGraph
+from workbench.core.progress import CancelToken, ProgressFn, ensure
+
+FIT_LIMIT = 50_000
+TRANSFORM_BATCH = 50_000
+PHASE = "map layout (cannot be interrupted)"
+
+
+def umap_knn(graph: NeighbourGraph, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, distances) in UMAP's precomputed-kNN form: self first at distance 0, then the
+    graph's ``n_neighbors - 1`` nearest rows with cosine distance ``1 - sim`` (missing slots:
+    index -1, distance 2, the largest cosine distance)."""
+    n = len(graph)
+    width = min(n_neighbors - 1, graph.k)
+    idx = np.empty((n, width + 1), dtype=np.int32)
+    dist = np.empty((n, width + 1), dtype=np.float32)
+    idx[:, 0] = np.arange(n, dtype=np.int32)
+    dist[:, 0] = 0.0
+    idx[:, 1:] = graph.indices[:, :width]
+    sims = graph.sims[:, :width]
+    dist[:, 1:] = np.where(np.isfinite(sims), np.clip(1.0 - sims, 0.0, 2.0), 2.0)
+    dist[:, 1:][idx[:, 1:] < 0] = 2.0
+    return idx, dist
+
+
+def _tiny_layout(vectors: np.ndarray, n_components: int) -> np.ndarray:
+    """Deterministic layout for inputs too small for UMAP (fewer than 5 rows): PCA."""
+    n = len(vectors)
+    out = np.zeros((n, n_components), dtype=np.float32)
+    if n < 2:
+        return out
+    centred = vectors - vectors.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    m = min(n_components, len(s))
+    out[:, :m] = u[:, :m] * s[:m]
+    return out
+
+
+def _make_umap(n_neighbors: int, n_components: int, min_dist: float, seed: int | None,
+               n_epochs: int | None, precomputed=None):
+    umap = jit.umap()
+    kwargs = dict(
+        n_neighbors=n_neighbors,
+        n_components=n_components,
+        min_dist=min_dist,
+        metric="cosine",
+        random_state=seed,
+        n_epochs=n_epochs,
+        low_memory=True,
+        verbose=False,
+    )
+    if seed is None:
+        kwargs["n_jobs"] = -1
+    else:
+        kwargs["n_jobs"] = 1  # what UMAP does anyway with a seed; saying so avoids its warning
+    if precomputed is not None:
+        kwargs["precomputed_knn"] = precomputed
+    return umap.UMAP(**kwargs)
+
+
+def umap_layout(
+    vectors: np.ndarray,
+    graph: NeighbourGraph,
+    *,
+    n_components: int = 2,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    seed: int | None = 42,
+    fit_limit: int = FIT_LIMIT,
+    n_epochs: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """UMAP coordinates (float32, shape (N, n_components)) of L2-normalised ``vectors``.
+
+    ``graph`` must be the neighbour graph of exactly these vectors; it is used as UMAP's kNN
+    when N <= ``fit_limit`` (otherwise a sample is fitted and the rest transformed).
+    """
+    progress, cancel = ensure(progress, cancel)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(vectors)
+    if len(graph) != n:
+        raise ValueError(f"graph has {len(graph)} rows, vectors {n}")
+    if n < 5:
+        return _tiny_layout(vectors, n_components)
+    cancel.check()
+    progress(0, n, PHASE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # UMAP warns about transform being unavailable, etc.
+        if n <= fit_limit:
+            nn = max(2, min(n_neighbors, graph.k + 1, n - 1))
+            knn_i, knn_d = umap_knn(graph, nn)
+            model = _make_umap(nn, n_components, min_dist, seed, n_epochs, (knn_i, knn_d))
+            coords = model.fit_transform(vectors)
+        else:
+            rng = np.random.default_rng(seed)
+            sample = np.sort(rng.choice(n, size=fit_limit, replace=False))
+            rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
+            model = _make_umap(n_neighbors, n_components, min_dist, seed, n_epochs)
+            coords = np.empty((n, n_components), dtype=np.float32)
+            coords[sample] = model.fit_transform(vectors[sample])
+            done = fit_limit
+            progress(done, n, "map layout: placing the rest")
+            for start in range(0, len(rest), TRANSFORM_BATCH):
+                cancel.check()
+                part = rest[start:start + TRANSFORM_BATCH]
+                coords[part] = model.transform(vectors[part])
+                done += len(part)
+                progress(done, n, "map layout: placing the rest")
+    coords = np.asarray(coords, dtype=np.float32)
+    if not np.all(np.isfinite(coords)):  # a degenerate input (all rows identical) can give NaN
+        coords = np.nan_to_num(coords, nan=0.0, posinf=0.0, neginf=0.0)
+    progress(n, n, PHASE)
+    return coords

@@ -1,0 +1,366 @@
+"""The analysis pipeline: one function, :func:`run_analysis`, used by the CLI and the GUI alike.
+
+    graph (prompt vectors, every source) ─┬─ layout (UMAP 2-D) ── clusters (HDBSCAN) ── labels
+                                          ├─ quality flags ── duplicates (keeper = fewest flags)
+                                          ├─ conflicts + inconsistency (train; response vectors)
+                                          ├─ coverage (production vs train) ── review queue
+                                          └─ leakage (eval vs train)
+
+The neighbour graph is computed once and shared by every step and by UMAP. Results carry the
+data *revision* (a hash of every input text and vector) and every parameter used; a re-run with
+the same revision and parameters reuses stored results (:func:`analyze`), and a re-run with the
+same revision but other thresholds reuses the graph, the map and the clusters.
+
+Results on disk (``AnalysisResult.write(dir)``)
+------------------------------------------------
+``examples.parquet`` — one row per input row, in input order (row i = workspace row i):
+
+==================== ========= ==================================================================
+column               type      meaning
+==================== ========= ==================================================================
+source               string    file name of the row's source
+role                 string    train / production / eval / reference
+line                 int64     1-based line (JSONL) / row number (CSV header = 1, Parquet) in source
+x, y                 float32   position on the map (UMAP 2-D over all sources together)
+cluster              int32     cluster id (0 = largest cluster); -1 = noise (unless noise assigned)
+cluster_label        string    the cluster's label, e.g. "card · arrive · delivery" (null for noise)
+cluster_strength     float32   HDBSCAN membership strength in [0, 1] (0 for noise)
+noise                bool      HDBSCAN called the row noise (also true after noise assignment)
+dup_group            int32?    duplicate group id (0 = top-ranked group); null when none
+dup_keeper           bool      the row is its duplicate group's suggested keeper
+flags                list<str> quality flags (see ``workbench.analysis.flags.FLAG_DEFINITIONS``)
+nearest_train_sim    float32   non-train rows: cosine to the most similar train prompt (NaN: train
+                               rows, or no train data)
+nearest_train_line   int64?    that train row's line (with nearest_train_source); null for train
+nearest_train_source string?   that train row's source
+gap                  bool      production row with nearest_train_sim below the gap threshold
+inconsistency        float32   train rows: weighted mean divergence of near neighbours' responses
+                               (NaN: non-train or no evidence)
+conflict             float32   train rows: conflict score (0 = none), see ``conflicts``
+queue_rank           int32?    position in the review queue (0 = label first); null when not queued
+review_priority      float32   production rows: gap x local production density (NaN otherwise)
+leaked               bool      eval row duplicated (exactly or nearly) in train
+leak_sim             float32   eval rows: prompt cosine to the nearest train prompt (NaN otherwise)
+==================== ========= ==================================================================
+
+``summary.json`` — findings, each example referred to as ``{"source": name, "line": n}``:
+``version``, ``revision``, ``cache_key``, ``params`` (every parameter), ``created``,
+``timings`` (seconds per phase), ``counts`` (rows per role, clusters, noise, ...), ``sources``,
+``clusters`` (id, label, terms, size, per-role counts, shares, inconsistency, examples),
+``duplicates``, ``conflicts``, ``gaps`` (ranked gaps + unreached clusters), ``leakage``,
+``queue``, ``flags`` (counts with definitions).
+
+``graph.npz`` — the neighbour graph (``indices``, ``sims``), reused by a re-run of the same
+revision; ``cache.json`` — cache key, revision and stage keys, written last so a crash never
+leaves a key that points at partial results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from workbench.analysis import conflicts as _conflicts
+from workbench.analysis import coverage as _coverage
+from workbench.analysis import duplicates as _duplicates
+from workbench.analysis import leakage as _leakage
+from workbench.analysis import queue as _queue
+from workbench.analysis.graph import EXACT_LIMIT, NeighbourGraph
+from workbench.analysis.layout import FIT_LIMIT
+from workbench.core.errors import AnalysisError
+from workbench.core.progress import CancelToken, ProgressFn, ensure
+
+SCHEMA_VERSION = 1
+EXAMPLES_FILE = "examples.parquet"
+SUMMARY_FILE = "summary.json"
+GRAPH_FILE = "graph.npz"
+CACHE_FILE = "cache.json"
+N_CLUSTER_EXAMPLES = 5
+
+
+# --------------------------------------------------------------------------------------------
+# inputs and parameters
+# --------------------------------------------------------------------------------------------
+@dataclass
+class AnalysisInput:
+    """Everything the analysis reads, row-aligned (row i of every field is one example).
+
+    ``prompt_vecs`` / ``response_vecs``: float32 (N, d), L2-normalised; ``response_vecs`` may be
+    None (no conflicts then) and holds any values (e.g. zeros) for rows without a response.
+    ``turns[i]`` (optional) is row i's turns (``Turn`` objects, ``(role, content)`` pairs or dicts)
+    for the turn-structure flags. ``encoder``: the encoder fingerprint (recorded, and part of the
+    revision).
+    """
+
+    source: np.ndarray
+    line: np.ndarray
+    role: np.ndarray
+    prompt: Sequence[str]
+    response: Sequence[str]
+    prompt_vecs: np.ndarray
+    response_vecs: np.ndarray | None = None
+    system: Sequence[str] | None = None
+    turns: Sequence[Any] | None = None
+    extra: dict[str, list[Any]] = field(default_factory=dict)
+    encoder: str = ""
+    _revision: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.source = np.asarray(self.source, dtype=object)
+        self.line = np.asarray(self.line, dtype=np.int64)
+        self.role = np.asarray(self.role, dtype=object)
+        n = len(self.source)
+        self.prompt_vecs = np.asarray(self.prompt_vecs, dtype=np.float32)
+        sizes = {"line": len(self.line), "role": len(self.role), "prompt": len(self.prompt),
+                 "response": len(self.response), "prompt_vecs": len(self.prompt_vecs)}
+        if self.response_vecs is not None:
+            self.response_vecs = np.asarray(self.response_vecs, dtype=np.float32)
+            sizes["response_vecs"] = len(self.response_vecs)
+        if self.system is not None:
+            sizes["system"] = len(self.system)
+        if self.turns is not None:
+            sizes["turns"] = len(self.turns)
+        bad = {k: v for k, v in sizes.items() if v != n}
+        if bad:
+            raise AnalysisError(f"analysis input: {n} sources but " +
+                                ", ".join(f"{v} {k}" for k, v in bad.items()))
+        if self.prompt_vecs.ndim != 2 or (n and not np.isfinite(self.prompt_vecs).all()):
+            raise AnalysisError("analysis input: prompt vectors must be a finite (N, d) array")
+
+    @property
+    def n(self) -> int:
+        return len(self.source)
+
+    @classmethod
+    def from_workspace(cls, ws: Any, prompt_vecs: np.ndarray, response_vecs: np.ndarray | None = None,
+                       *, encoder: str = "") -> "AnalysisInput":
+        """Build from a :class:`workbench.project.Workspace` (all rows, edits applied)."""
+        from workbench.analysis._inputs import workspace_turns
+
+        turns = workspace_turns(ws) if hasattr(ws, "turns") else None
+        return cls(source=np.asarray(ws.source_names, dtype=object), line=ws.line, role=ws.role,
+                   prompt=list(ws.prompt), response=list(ws.response), prompt_vecs=prompt_vecs,
+                   response_vecs=response_vecs, system=list(ws.system), turns=turns,
+                   extra=dict(ws.extra), encoder=encoder)
+
+    @classmethod
+    def from_sources(cls, sources: Sequence[tuple[Any, str]], prompt_vecs: np.ndarray,
+                     response_vecs: np.ndarray | None = None, *, encoder: str = "") -> "AnalysisInput":
+        """Build from ``[(SourceData, role), ...]`` (the CLI's path, without a project)."""
+        from workbench.analysis._inputs import columns_from_sources
+
+        cols = columns_from_sources(sources)
+        return cls(prompt_vecs=prompt_vecs, response_vecs=response_vecs, encoder=encoder, **cols)
+
+    def revision(self) -> str:
+        """Hash of every input text, role, position and vector (hex, 32 chars). Cached."""
+        if self._revision is None:
+            from workbench.analysis._inputs import input_revision
+
+            self._revision = input_revision(self)
+        return self._revision
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """Every parameter of an analysis (JSON-able). Defaults are the documented, measured ones."""
+
+    seed: int | None = 42
+    # neighbour graph
+    k: int = 15
+    exact_limit: int = EXACT_LIMIT
+    # map
+    umap_neighbors: int = 15
+    min_dist: float = 0.1
+    layout_fit_limit: int = FIT_LIMIT
+    umap_epochs: int | None = None
+    # clusters
+    min_cluster_size: int | None = None  # None = clusters.auto_min_cluster_size(N)
+    min_samples: int | None = None
+    cluster_selection: str = "eom"
+    assign_noise: bool = False
+    label_terms: int = 3
+    # duplicates
+    near_dup_threshold: float = _duplicates.DEFAULT_NEAR_THRESHOLD
+    # conflicts
+    conflict_prompt_sim: float = _conflicts.DEFAULT_PROMPT_SIM
+    conflict_response_sim: float = _conflicts.DEFAULT_RESPONSE_SIM
+    inconsistency_neighbour_sim: float = _conflicts.DEFAULT_NEIGHBOUR_SIM
+    # coverage and review queue
+    gap_sim: float = _coverage.DEFAULT_GAP_SIM
+    region_sim: float = _coverage.DEFAULT_REGION_SIM
+    min_gap: int = 3
+    queue_size: int = _queue.DEFAULT_SIZE
+    queue_lambda: float = _queue.DEFAULT_LAMBDA
+    # leakage
+    leak_sim: float | None = None  # None = near_dup_threshold
+    leak_ngram: int = _leakage.DEFAULT_NGRAM
+    leak_ngram_overlap: float = _leakage.DEFAULT_NGRAM_MIN_OVERLAP
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AnalysisParams":
+        """Tolerates unknown keys (from newer versions) and missing ones (defaults)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def replace(self, **changes: Any) -> "AnalysisParams":
+        return dataclasses.replace(self, **changes)
+
+    # which parameters each reusable stage depends on
+    def stage_params(self, stage: str) -> dict[str, Any]:
+        d = self.to_dict()
+        keys = {"graph": ["k", "exact_limit", "seed"],
+                "layout": ["umap_neighbors", "min_dist", "layout_fit_limit", "umap_epochs"],
+                "clusters": ["min_cluster_size", "min_samples", "cluster_selection", "assign_noise",
+                             "label_terms"]}[stage]
+        return {k: d[k] for k in keys}
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
+
+
+def stage_keys(revision: str, params: AnalysisParams) -> dict[str, str]:
+    """Keys of the reusable stages: a stage is reused when its key (and all before it) match."""
+    g = _digest([SCHEMA_VERSION, revision, params.stage_params("graph")])
+    lay = _digest([g, params.stage_params("layout")])
+    c = _digest([lay, params.stage_params("clusters")])
+    return {"graph": g, "layout": lay, "clusters": c}
+
+
+def cache_key(revision: str, params: AnalysisParams) -> str:
+    return _digest([SCHEMA_VERSION, revision, params.to_dict()])
+
+
+# --------------------------------------------------------------------------------------------
+# result
+# --------------------------------------------------------------------------------------------
+@dataclass
+class AnalysisResult:
+    """One analysis: the per-example table, the summary, and (in memory) the raw findings."""
+
+    examples: Any  # pandas.DataFrame
+    summary: dict[str, Any]
+    revision: str
+    params: AnalysisParams
+    cache_key: str
+    stage_keys: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+    graph: NeighbourGraph | None = None
+    findings: dict[str, Any] = field(default_factory=dict)  # in memory only: Duplicates, Conflicts, ...
+    reused: bool = False  # True when read back from disk instead of computed
+
+    def ref(self, i: int) -> dict[str, Any]:
+        """How the summary refers to row i: ``{"source": name, "line": n}``."""
+        return {"source": str(self.examples["source"].iat[i]), "line": int(self.examples["line"].iat[i])}
+
+    def write(self, out_dir: str | os.PathLike) -> Path:
+        """Write examples.parquet, summary.json, graph.npz and (last) cache.json into ``out_dir``."""
+        from workbench.analysis._store import write_result
+
+        return write_result(self, Path(out_dir))
+
+    @classmethod
+    def read(cls, out_dir: str | os.PathLike, *, with_graph: bool = True) -> "AnalysisResult":
+        """Read results written by :meth:`write` (raises AnalysisError when absent or foreign)."""
+        from workbench.analysis._store import read_result
+
+        return read_result(cls, Path(out_dir), with_graph=with_graph)
+
+
+# --------------------------------------------------------------------------------------------
+# running
+# --------------------------------------------------------------------------------------------
+class _Phases:
+    """Times each phase and forwards progress; a phase starts with a first progress call."""
+
+    def __init__(self, progress: ProgressFn, cancel: CancelToken):
+        self.progress, self.cancel = progress, cancel
+        self.timings: dict[str, float] = {}
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        self.cancel.check()
+        self.progress(0, 0, name)
+        t0 = time.perf_counter()
+        out = fn()
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+        return out
+
+
+def run_analysis(
+    inp: AnalysisInput,
+    params: AnalysisParams | None = None,
+    *,
+    previous: AnalysisResult | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> AnalysisResult:
+    """Analyse ``inp``: graph, map, clusters, labels, flags, duplicates, conflicts, coverage,
+    review queue, leakage. ``previous`` (a result of the same revision, e.g. read from disk)
+    lends its graph, map and clusters when their parameters are unchanged.
+
+    UMAP and HDBSCAN cannot be interrupted; every other phase checks ``cancel``.
+    """
+    from workbench.analysis._steps import run_steps
+
+    params = params or AnalysisParams()
+    progress, cancel = ensure(progress, cancel)
+    ph = _Phases(progress, cancel)
+    revision = ph.run("fingerprint", inp.revision)
+    keys = stage_keys(revision, params)
+    if previous is not None and previous.revision != revision:
+        previous = None
+    examples, summary, graph, findings = run_steps(inp, params, keys, previous, ph, cancel)
+    key = cache_key(revision, params)
+    summary.update({"version": SCHEMA_VERSION, "revision": revision, "cache_key": key,
+                    "params": params.to_dict(), "timings": dict(ph.timings), "encoder": inp.encoder,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    return AnalysisResult(examples=examples, summary=summary, revision=revision, params=params,
+                          cache_key=key, stage_keys=keys, timings=dict(ph.timings), graph=graph,
+                          findings=findings)
+
+
+def analyze(
+    inp: AnalysisInput,
+    params: AnalysisParams | None,
+    out_dir: str | os.PathLike,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> AnalysisResult:
+    """Run or reuse: return the stored result in ``out_dir`` when its cache key matches (same
+    revision, same parameters); otherwise run (reusing stored stages of the same revision) and
+    write the result there."""
+    from workbench.analysis._store import read_cache_meta
+
+    params = params or AnalysisParams()
+    progress, cancel = ensure(progress, cancel)
+    out = Path(out_dir)
+    meta = read_cache_meta(out)
+    previous = None
+    if meta is not None:
+        progress(0, 0, "fingerprint")
+        revision = inp.revision()
+        if meta.get("revision") == revision:
+            try:
+                if meta.get("cache_key") == cache_key(revision, params):
+                    result = AnalysisResult.read(out)
+                    result.reused = True
+                    return result
+                previous = AnalysisResult.read(out)
+            except AnalysisError:
+                previous = None
+    result = run_analysis(inp, params, previous=previous, progress=progress, cancel=cancel)
+    result.write(out)
+    return result

@@ -1,0 +1,105 @@
+"""``workbench add PROJECT FILE --role ROLE``: add a data file to a project.
+
+The file is loaded once to validate it: the detected format, the number of records loaded and
+every bad line (``FILE:LINE: reason``, the first :data:`SHOW_ERRORS` of them, then a count) are
+reported; its sha256 and row count are recorded so a later change on disk is noticed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+SHOW_ERRORS = 20
+
+
+def _mapping(text: str) -> dict[str, str]:
+    from workbench.io.formats import MAPPING_KEYS
+
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, col = part.partition("=")
+        key, col = key.strip(), col.strip()
+        if not sep or not key or not col:
+            raise argparse.ArgumentTypeError(f"expected FIELD=COLUMN pairs, got {part!r}")
+        if key not in MAPPING_KEYS:
+            raise argparse.ArgumentTypeError(f"unknown field {key!r}; use {', '.join(MAPPING_KEYS)}")
+        out[key] = col
+    if not out:
+        raise argparse.ArgumentTypeError("empty mapping")
+    return out
+
+
+def register(subparsers) -> None:
+    from workbench.io.model import ROLES, SCHEMAS
+
+    p = subparsers.add_parser(
+        "add",
+        help="add a data file (train, production, eval or reference) to a project",
+        description=(
+            "Add a data file to a project with a role: train (the dataset being curated), "
+            "production (real inputs, often prompts only), eval (held-out test set) or reference "
+            "(general/safety data for replay mixing). The file is read once to validate it; bad "
+            "lines are listed as FILE:LINE: reason and skipped. The file itself is never modified."
+        ),
+    )
+    p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
+    p.add_argument("file", metavar="FILE", help="JSONL, JSON array, CSV/TSV or Parquet file")
+    p.add_argument("--role", required=True, choices=ROLES, help="what the data is for")
+    p.add_argument("--schema", choices=SCHEMAS, default=None,
+                   help="record format (default: detected from the records)")
+    p.add_argument("--map", dest="mapping", type=_mapping, default=None, metavar="FIELD=COL,...",
+                   help="column mapping, e.g. prompt=question,response=answer (fields: prompt, "
+                        "response, system, input, history, messages, conversations)")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad line instead of skipping it")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.cli.progressbar import ProgressBar
+    from workbench.core.errors import ProjectError
+    from workbench.io.readers import read_source
+    from workbench.io.formats import SCHEMA_TITLES
+    from workbench.project import Project
+    from workbench.project.sources import default_project_path
+
+    project_path = Path(args.project)
+    if not project_path.exists() and default_project_path(project_path).exists():
+        project_path = default_project_path(project_path)
+    with Project.open(project_path) as project:
+        path = Path(args.file).expanduser().absolute()
+        existing = project.source_for_path(path)
+        if existing is not None:
+            raise ProjectError(f"'{path.name}' is already in project {project.path.name} (as {existing.role} source {existing.id}).")
+        bar = ProgressBar()
+        data = read_source(path, schema=args.schema, unit=project.unit, mapping=args.mapping,
+                           strict=args.strict, progress=bar)
+        bar.close()
+        errors = data.errors
+        for err in errors[:SHOW_ERRORS]:
+            print(str(err), file=sys.stderr)
+        if len(errors) > SHOW_ERRORS:
+            print(f"... and {len(errors) - SHOW_ERRORS} more bad lines", file=sys.stderr)
+        if errors:
+            reasons = Counter(_reason_kind(e.reason) for e in errors)
+            summary = ", ".join(f"{n} {r}" for r, n in reasons.most_common(5))
+            print(f"{len(errors)} bad lines skipped ({summary})", file=sys.stderr)
+        info = project.add_source(path, args.role, schema=data.schema, mapping=args.mapping, data=data)
+        title = SCHEMA_TITLES.get(info.schema, info.schema)
+        print(
+            f"Added {info.name} as {info.role} source {info.id}: {info.rows} records "
+            f"({title}, {info.container}), {len(errors)} bad lines; sha256 {info.sha256[:16]}…"
+        )
+        total = sum(s.rows for s in project.sources)
+        print(f"Project {project.path.name}: {len(project.sources)} sources, {total} records")
+    return 0
+
+
+def _reason_kind(reason: str) -> str:
+    """The first words of a reason ("invalid JSON: Expecting ..." -> "invalid JSON")."""
+    return reason.split(":", 1)[0].strip()[:60]

@@ -1,0 +1,238 @@
+"""``workbench analyze``: the whole analysis, headless, on data files or on a project.
+
+    workbench analyze --train FILE [--production FILE]... [--eval FILE]... [--reference FILE]... --out DIR
+    workbench analyze PROJECT --out DIR
+
+Loads the sources, embeds prompts (every source) and responses (rows that have one) with the
+embedding cache, runs :func:`workbench.analysis.pipeline.analyze` with a progress line per phase,
+writes ``DIR/examples.parquet`` and ``DIR/summary.json`` (schema: see the README / the docstring of
+``workbench.analysis.pipeline``) and prints a short human summary. A re-run with unchanged inputs
+and parameters reuses the stored results; with other thresholds it reuses the graph, map and
+clusters. The same pipeline runs in the desktop app, so both give the same results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROLE_OPTIONS = ("train", "production", "eval", "reference")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="map, clusters, duplicates, conflicts, coverage gaps, leakage and quality flags",
+        description=(
+            "Analyse data files (--train/--production/--eval/--reference, each may repeat) or a "
+            "project: embed the prompts, build the neighbour graph, the map (UMAP) and clusters "
+            "(HDBSCAN) and find duplicates, conflicts, coverage gaps against production, eval "
+            "leakage and quality flags. Writes OUT/examples.parquet (one row per example) and "
+            "OUT/summary.json (findings, each example as source file + line) and prints a summary. "
+            "Results in OUT are reused when inputs and parameters are unchanged."
+        ),
+    )
+    p.add_argument("project", nargs="?", metavar="PROJECT",
+                   help="project file (.wbproj) to analyse instead of --train/... files")
+    for role in ROLE_OPTIONS:
+        p.add_argument(f"--{role}", action="append", default=[], metavar="FILE",
+                       help=f"{role} data file (JSONL, JSON, CSV/TSV, Parquet; may repeat)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if needed)")
+    g = p.add_argument_group("embedding")
+    g.add_argument("--model", default=None, help="embedding model (default: the built-in all-MiniLM-L6-v2)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where to run the encoder (default auto: CUDA when it really works, else CPU)")
+    g.add_argument("--precision", choices=("auto", "int8", "fp32", "fp16"), default="auto",
+                   help="encoder precision (default auto: int8 on CPU, fp16 on GPU)")
+    g.add_argument("--unit", choices=("last_user", "all_user", "conversation"), default="last_user",
+                   help="what is embedded as a chat example's prompt (files only; default last_user)")
+    a = p.add_argument_group("analysis")
+    a.add_argument("--seed", type=int, default=42, help="random seed of map and clusters (default 42)")
+    a.add_argument("--neighbours", type=int, default=None, metavar="K",
+                   help="neighbours per example in the graph (default 15)")
+    a.add_argument("--min-cluster-size", type=int, default=None, metavar="N",
+                   help="smallest cluster (default: about N/400, between 8 and 500)")
+    a.add_argument("--assign-noise", action="store_true",
+                   help="give examples HDBSCAN leaves unclustered the nearest cluster")
+    a.add_argument("--near-dup", type=float, default=None, metavar="COS",
+                   help="near-duplicate prompt cosine threshold (default: the measured one)")
+    a.add_argument("--gap-sim", type=float, default=None, metavar="COS",
+                   help="a production input is a gap when no train prompt is this similar")
+    a.add_argument("--conflict-sim", type=float, default=None, metavar="COS",
+                   help="prompts at least this similar must have agreeing responses")
+    a.add_argument("--queue-size", type=int, default=None, metavar="N", help="review queue length")
+    a.add_argument("--force", action="store_true", help="recompute even if OUT holds matching results")
+    p.add_argument("--top", type=int, default=5, metavar="N", help="items shown per finding (default 5)")
+    p.set_defaults(func=run)
+
+
+def _params(args: argparse.Namespace):
+    from workbench.analysis.pipeline import AnalysisParams
+
+    changes: dict[str, Any] = {"seed": args.seed}
+    for opt, name in (("neighbours", "k"), ("min_cluster_size", "min_cluster_size"),
+                      ("near_dup", "near_dup_threshold"), ("gap_sim", "gap_sim"),
+                      ("conflict_sim", "conflict_prompt_sim"), ("queue_size", "queue_size")):
+        value = getattr(args, opt)
+        if value is not None:
+            changes[name] = value
+    if args.assign_noise:
+        changes["assign_noise"] = True
+    return AnalysisParams(**changes)
+
+
+def _load_files(args, bar) -> list[tuple[Any, str]]:
+    from workbench.core.errors import InputError
+    from workbench.io.readers import read_source
+
+    sources = []
+    for role in ROLE_OPTIONS:
+        for name in getattr(args, role):
+            path = Path(name).expanduser()
+            data = read_source(path, unit=args.unit, progress=bar)
+            bar.close()
+            if data.errors:
+                first = data.errors[0]
+                print(f"{path.name}: {len(data.errors)} bad line(s) skipped (first: {first}); "
+                      f"see `workbench inspect {name}`", file=sys.stderr)
+            if len(data) == 0:
+                raise InputError(f"{path.name}: no record could be loaded")
+            sources.append((data, role))
+    return sources
+
+
+def _embed(prompts, responses, args, bar):
+    """Prompt vectors (all rows) and response vectors (zeros where there is no response)."""
+    import numpy as np
+
+    from workbench.embed import embed_texts, get_encoder
+
+    encoder = get_encoder(args.model, device=args.device, precision=args.precision, progress=bar)
+    bar.close()
+    pv, stats = embed_texts(list(prompts), encoder, progress=bar)
+    bar.close()
+    has = np.fromiter(((r or "").strip() != "" for r in responses), dtype=bool, count=len(responses))
+    rv = None
+    if has.any():
+        rv = np.zeros_like(pv)
+        vecs, stats2 = embed_texts([responses[i] for i in np.flatnonzero(has)], encoder, progress=bar)
+        bar.close()
+        rv[has] = vecs
+        stats = (stats.encoded + stats2.encoded, stats.cached + stats2.cached)
+    else:
+        stats = (stats.encoded, stats.cached)
+    return encoder, pv, rv, stats
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.analysis.pipeline import AnalysisInput, analyze
+    from workbench.cli.progressbar import ProgressBar
+    from workbench.core.errors import InputError
+
+    files = [f for role in ROLE_OPTIONS for f in getattr(args, role)]
+    if args.project and files:
+        raise InputError("Give either a PROJECT or data files (--train/--production/...), not both.")
+    if not args.project and not files:
+        raise InputError("Nothing to analyse: give a PROJECT or at least one --train FILE.")
+    t0 = time.monotonic()
+    bar = ProgressBar()
+    params = _params(args)
+    out = Path(args.out).expanduser()
+    if args.project:
+        from workbench.project import Project
+
+        with Project.open(args.project, read_only=True) as project:
+            ws = project.load(progress=bar)
+            bar.close()
+            encoder, pv, rv, stats = _embed(ws.prompt, ws.response, args, bar)
+            inp = AnalysisInput.from_workspace(ws, pv, rv, encoder=encoder.fingerprint)
+    else:
+        sources = _load_files(args, bar)
+        prompts = [p for d, _ in sources for p in d.prompt]
+        responses = [r for d, _ in sources for r in d.response]
+        encoder, pv, rv, stats = _embed(prompts, responses, args, bar)
+        inp = AnalysisInput.from_sources(sources, pv, rv, encoder=encoder.fingerprint)
+    if args.force:
+        from workbench.analysis.pipeline import CACHE_FILE
+
+        (out / CACHE_FILE).unlink(missing_ok=True)
+    result = analyze(inp, params, out, progress=bar)
+    bar.close()
+    print_summary(result, out, encoder=encoder, embed_stats=stats, seconds=time.monotonic() - t0,
+                  top=args.top)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+def _where(ref: dict[str, Any]) -> str:
+    return f"{ref['source']}:{ref['line']}"
+
+
+def _short(text: str | None, n: int = 70) -> str:
+    t = " ".join((text or "").split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def print_summary(result, out: Path, *, encoder=None, embed_stats=None, seconds: float = 0.0,
+                  top: int = 5, stream=None) -> None:
+    """The short human summary printed at the end of ``workbench analyze``."""
+    w = stream or sys.stdout
+    s = result.summary
+    c = s["counts"]
+    roles = ", ".join(f"{n:,} {r}" for r, n in c["by_role"].items())
+    print(f"Analysed {c['examples']:,} examples ({roles}) in {seconds:.1f} s", file=w)
+    if encoder is not None:
+        emb = f"; {embed_stats[0]:,} texts embedded, {embed_stats[1]:,} from cache" if embed_stats else ""
+        print(f"Encoder: {encoder.name} on {encoder.device} ({encoder.precision}){emb}", file=w)
+    how = "reused (inputs and parameters unchanged)" if result.reused else "written"
+    print(f"Results {how}: {out / 'examples.parquet'}, {out / 'summary.json'}", file=w)
+
+    noise = f"{c['noise']:,} unclustered" + (" (assigned to nearest)" if c.get("noise_assigned") else "")
+    print(f"\nClusters: {c['clusters']} ({noise})", file=w)
+    for cl in s["clusters"][:top]:
+        print(f"  {cl['id']:>4}  {cl['size']:>7,}  {cl['label']}", file=w)
+
+    d = s["duplicates"]
+    scopes = ", ".join(f"{k} {v}" for k, v in list(d.get("by_scope", {}).items())[:4])
+    print(f"\nDuplicate groups: {d['n_groups']:,} ({d['n_removable']:,} removable rows"
+          + (f"; {scopes}" if scopes else "") + f"; near = cosine >= {d['threshold']:.2f})", file=w)
+    for g in d["groups"][:top]:
+        print(f"  {g['size']} x {g['scope']} ({g['kind']}): keep {_where(g['keeper'])}", file=w)
+
+    cf = s["conflicts"]
+    if cf.get("skipped"):
+        print(f"\nConflicts: not computed ({cf['skipped']})", file=w)
+    else:
+        print(f"\nConflicts: {cf['n_conflicts']:,}", file=w)
+        for it in cf["conflicts"][:top]:
+            print(f"  {_where(it['example'])} (score {it['score']:.2f}): {_short(it['reason'], 110)}", file=w)
+
+    gp = s["gaps"]
+    print(f"\nCoverage gaps: {len(gp['gaps'])} ({gp['n_gap_inputs']:,} production inputs far from "
+          f"training)", file=w)
+    for g in gp["gaps"][:top]:
+        where = g.get("cluster_label") or g["region"]
+        ex = g["examples"][0]["text"] if g.get("examples") else ""
+        print(f"  {g['kind']}: {where} — {g['n_affected']} inputs, add ~{g['suggested_add']}"
+              + (f' (e.g. "{_short(ex, 50)}")' if ex else ""), file=w)
+    if gp.get("unreached"):
+        print(f"  {len(gp['unreached'])} training cluster(s) that production never reaches", file=w)
+
+    lk = s["leakage"]
+    print(f"\nLeakage: {lk['n_leaked']:,} of {lk['n_eval']:,} eval examples found in train", file=w)
+    for it in lk["leaks"][:top]:
+        print(f"  {_where(it['example'])} ~ {_where(it['train_match'])} ({'+'.join(it.get('kinds', []))})", file=w)
+
+    fl = s["flags"]["counts"]
+    if fl:
+        print("\nQuality flags: " + ", ".join(f"{f['flag']} {f['count']:,}" for f in fl[:8]), file=w)
+    q = s["queue"]["queue"]
+    if q:
+        print(f"Review queue: {len(q)} production inputs ranked for labelling "
+              f"(first: {_where(q[0]['example'])})", file=w)
+    times = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items() if v >= 0.05)
+    if times and not result.reused:
+        print(f"\nPhase times: {times}", file=w)

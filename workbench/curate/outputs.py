@@ -1,0 +1,259 @@
+"""Output files of an export: which row goes to which file, and writing them (JSONL, Parquet).
+
+See :mod:`workbench.curate.export` for the file names and what each format holds; the
+per-record serialisation lives in :mod:`workbench.curate.records`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from workbench.core.errors import ExportError
+from workbench.curate import records as rec
+from workbench.curate.context import CurationSnapshot
+from workbench.curate.mix import MixPick
+
+FILE_SUFFIXES = {".jsonl": ("source", "chat"), ".parquet": ("parquet",)}
+BATCH = 5000
+
+@dataclass
+class Part:
+    """A run of lines in one output file from one origin."""
+
+    origin: str  # "train" or "mix:<name>"
+    source: str
+    rows: np.ndarray  # workspace rows, or record indices of an outside mix file
+    repeats: np.ndarray  # int per row
+    pick: MixPick | None = None
+
+
+@dataclass
+class Out:
+    name: str
+    split: str
+    schema: str | None
+    parts: list[_Part] = field(default_factory=list)
+    lines: int = 0
+    sha256: str = ""
+    segments: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return int(sum(int(p.repeats.sum()) for p in self.parts))
+
+
+def safe_name(name: str) -> str:
+    stem = re.sub(r"\.(jsonl|json|csv|tsv|parquet|pq)$", "", name, flags=re.I)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "data"
+
+
+def resolve_out(out: Path, fmt: str) -> tuple[Path, str | None]:
+    """(folder, file stem or None for folder mode)."""
+    out = Path(out).expanduser()
+    suffix = out.suffix.lower()
+    if suffix in FILE_SUFFIXES and not out.is_dir():
+        if fmt not in FILE_SUFFIXES[suffix]:
+            want = ".parquet" if fmt == "parquet" else ".jsonl"
+            raise ExportError(f"--out {out.name} does not fit --format {fmt}: name the file *{want} or an output folder.")
+        if not out.parent.is_dir():
+            raise ExportError(f"Cannot export to {out}: the folder {out.parent} does not exist.")
+        return out.parent, out.stem
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"Cannot export to {out}: it is a file; name a folder, or a file ending in .jsonl/.parquet.")
+    if suffix and suffix not in FILE_SUFFIXES and not out.exists():
+        raise ExportError(f"Cannot export to {out}: a single output file must end in .jsonl or .parquet "
+                          "(or name a folder without an extension).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
+    return out, None
+
+
+def file_name(stem: str | None, split: str, fmt: str, key: str) -> str:
+    ext = ".parquet" if fmt == "parquet" else ".jsonl"
+    if stem is not None:
+        return f"{stem}{ext}" if split == "train" else f"{stem}.{split}{ext}"
+    if fmt != "source":
+        return f"{split}{ext}"
+    return f"{key}.{split}{ext}"
+
+
+def layout(snap: CurationSnapshot, fmt: str, stem: str | None, train: np.ndarray, repeats: np.ndarray,
+            val: np.ndarray, picks: list[MixPick]) -> dict[tuple[str, str], Out]:
+    """Assign every row to its output file (see the table in the module doc)."""
+    outs: dict[tuple[str, str], Out] = {}
+    ones = lambda rows: np.ones(len(rows), dtype=np.int64)  # noqa: E731
+    train_sources = [s for s in snap.sources if s.role == "train"]
+    keys: dict[int, str] = {}
+    for s in train_sources:
+        k = safe_name(s.name)
+        keys[s.id] = k if k not in keys.values() else f"{k}-{s.id}"
+
+    def key_for(src_id: int, schema: str) -> str:
+        if fmt != "source" or stem is not None:
+            return "all"
+        if src_id != 0:
+            return keys[src_id]
+        for s in train_sources:  # added examples join the first train source of their schema
+            if s.schema == schema:
+                return keys[s.id]
+        return f"added-{schema}"
+
+    def add(split: str, key: str, part: Part, schema: str) -> None:
+        k = (split, key)
+        name = file_name(stem, split, fmt, key)
+        out = outs.setdefault(k, Out(name, split, schema))
+        if fmt == "source" and out.schema != schema:
+            raise ExportError(
+                f"Cannot write one source-format file: the records have different formats "
+                f"({out.schema} and {schema}). Export to a folder (one file per source) or use --format chat.")
+        out.parts.append(part)
+
+    for split, rows, reps in (("train", train, repeats), ("validation", val, ones(val))):
+        if len(rows) == 0:
+            continue
+        src = snap.source_id[rows]
+        # source rows grouped by source in project order, then added rows
+        for s in [x.id for x in train_sources] + [0]:
+            m = src == s
+            if not m.any():
+                continue
+            r, rp = rows[m], reps[m]
+            if s == 0:
+                schemas = np.array([snap.schema_of(int(i)) for i in r], dtype=object)
+                for schema in dict.fromkeys(schemas.tolist()):
+                    mm = schemas == schema
+                    add(split, key_for(0, schema), Part("train", "added", r[mm], rp[mm]), schema)
+            else:
+                info = snap.source_info(s)
+                add(split, key_for(s, info.schema), Part("train", info.name, r, rp), info.schema)
+    for pick in picks:
+        if pick.selected == 0:
+            continue
+        key = "all" if (fmt != "source" or stem is not None) else f"mix-{safe_name(pick.name)}"
+        add("train", key, Part(pick.origin, pick.name, pick.rows, ones(pick.rows), pick), pick.schema)
+    if not outs:
+        raise ExportError("Nothing to export: every training example is rejected (or the project has no train source).")
+    return outs
+
+
+def _items(snap: CurationSnapshot, part: Part):
+    """(raw, record, schema, mapping, source, line, weight, tags, verbatim) per row of a part."""
+    if part.pick is not None and part.pick.data is not None:
+        d = part.pick.data
+        verbatim = rec.chat_verbatim(d)
+        for j in part.rows.tolist():
+            yield d.raw[j], None, d.schema, d.mapping, part.source, int(d.lines[j]), 1.0, (), verbatim
+        return
+    verbatim_by_source: dict[int, bool] = {}
+    for i in part.rows.tolist():
+        s = int(snap.source_id[i])
+        if s not in verbatim_by_source:
+            verbatim_by_source[s] = s != 0 and rec.chat_verbatim(snap.datas[s])
+        raw = snap.raw(i)
+        record = None if raw is not None else snap.record(i)
+        weight = 1.0 if part.pick is not None else float(snap.weight[i])
+        yield (raw, record, snap.schema_of(i), snap.mapping_of(i), str(snap.source_names[i]),
+               int(snap.line[i]), weight, snap.tags[i], verbatim_by_source[s])
+
+
+def _lines(snap: CurationSnapshot, part: Part, fmt: str, options, split: str) -> Iterator[tuple[str, int]]:
+    field_mode = options.weights == "field"
+    for item, reps in zip(_items(snap, part), part.repeats.tolist()):
+        raw, record, schema, mapping, source, line, weight, _, verbatim = item
+        wv = weight if field_mode else None
+        try:
+            if fmt == "source":
+                text = rec.source_line(raw, record, wv)
+            else:
+                text = rec.chat_line(raw, record, schema, mapping, wv, verbatim)
+        except (ValueError, TypeError) as exc:
+            raise ExportError(f"{source}:{line}: cannot be exported as {fmt}: {exc}") from exc
+        yield text, reps
+
+
+def _segment(out: Out, part: Part, first: int, last: int, records: int) -> None:
+    out.segments.append({"origin": part.origin, "source": part.source, "records": records,
+                         "first_line": first, "last_line": last})
+
+
+def write_jsonl(f, out: Out, snap: CurationSnapshot, options, tick) -> None:
+    h = hashlib.sha256()
+    for part in out.parts:
+        first = out.lines + 1
+        buf: list[str] = []
+        n_records = 0
+        for text, reps in _lines(snap, part, options.format, options, out.split):
+            if "\n" in text or "\r" in text:
+                raise ExportError(f"a record of {part.source} holds a line break and cannot be one JSONL line")
+            buf.extend([text] * reps)
+            n_records += 1
+            if len(buf) >= BATCH:
+                _flush(f, h, buf, out)
+                tick(len(buf))
+                buf = []
+        if buf:
+            _flush(f, h, buf, out)
+            tick(len(buf))
+        _segment(out, part, first, out.lines, n_records)
+    out.sha256 = h.hexdigest()
+
+
+def _flush(f, h, buf: list[str], out: Out) -> None:
+    try:
+        data = ("\n".join(buf) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        raise ExportError(f"{out.name}: a record holds text that is not valid Unicode (a lone surrogate)") from None
+    f.write(data)
+    h.update(data)
+    out.lines += len(buf)
+
+
+def write_parquet(f, out: Out, snap: CurationSnapshot, options, tick) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = []
+    field_mode = options.weights == "field"
+    pending = 0
+    for part in out.parts:
+        first = len(rows) + 1
+        n_records = 0
+        for item, reps in zip(_items(snap, part), part.repeats.tolist()):
+            raw, record, schema, mapping, source, line, weight, tags, verbatim = item
+            try:
+                row = rec.parquet_row(raw, record, schema, mapping, origin=part.origin, source=source,
+                                      line=line, weight=weight if field_mode else None, tags=tags,
+                                      verbatim=verbatim)
+            except (ValueError, TypeError) as exc:
+                raise ExportError(f"{source}:{line}: cannot be exported: {exc}") from exc
+            rows.extend([row] * reps)
+            n_records += 1
+            pending += reps
+            if pending >= BATCH:
+                tick(pending)
+                pending = 0
+        tick(pending)
+        pending = 0
+        _segment(out, part, first, len(rows), n_records)
+    try:
+        table = pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        for r in rows:
+            if not isinstance(r["messages"], str):
+                r["messages"] = json.dumps(r["messages"], ensure_ascii=False)
+        table = pa.Table.from_pylist(rows)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    f.write(data)
+    out.sha256 = hashlib.sha256(data).hexdigest()
+    out.lines = len(rows)

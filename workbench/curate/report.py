@@ -1,0 +1,277 @@
+"""The readiness report: one self-contained HTML file a curator can send to whoever pays for the run.
+
+It holds the map (PNG images embedded as data URLs, drawn by :mod:`workbench.curate.mapimage`),
+the cluster table, summaries of duplicates, conflicts, coverage gaps, leakage and quality flags,
+and what changed (every curation step, removals by reason, edits, added examples, weights,
+rebalance, replay mix, split). No scripts, no external resources.
+
+**Every piece of text that comes from data or from a curator is HTML-escaped** (``esc``); only
+the fixed markup of this module is written unescaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Any, Iterable
+
+import numpy as np
+
+from workbench.curate import mapimage
+
+MAX_ROWS = 30  # rows per list section
+SNIP = 160
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.6em 0;width:100%}th,td{border-bottom:1px solid #eee;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f6f6f6}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+.cards{display:flex;flex-wrap:wrap;gap:.6em}.card{border:1px solid #ddd;border-radius:6px;padding:.5em .9em;min-width:9em}
+.card b{display:block;font-size:1.4em}.muted{color:#777}.warn{background:#fff6e0;border-left:4px solid #e69f00;padding:.4em .8em}
+.ok{color:#007a52}.bad{color:#b34700}.sw{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:.3em;vertical-align:-.1em}
+.maps{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}figcaption{font-size:.9em;color:#555}
+img{border:1px solid #eee}code{background:#f3f3f3;padding:0 .2em;border-radius:3px}q{color:#333}
+"""
+
+
+def esc(value: Any) -> str:
+    """HTML-escape anything (quotes too), for text and attribute values alike."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _snip(text: Any, n: int = SNIP) -> str:
+    t = " ".join(str(text or "").split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def _num(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, (int, float)) else str(x)
+
+
+def _table(headers: list[str], rows: Iterable[list[Any]], numeric: set[int] = frozenset()) -> str:
+    head = "".join(f'<th class="n">{esc(h)}</th>' if k in numeric else f"<th>{esc(h)}</th>"
+                   for k, h in enumerate(headers))
+    body = []
+    for r in rows:
+        body.append("<tr>" + "".join(
+            f'<td class="n">{esc(v)}</td>' if k in numeric else f"<td>{v if isinstance(v, _Html) else esc(v)}</td>"
+            for k, v in enumerate(r)) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+class _Html(str):
+    """Markup built by this module from escaped parts (passes through ``_table`` unescaped)."""
+
+
+def _swatch(rgb) -> _Html:
+    return _Html(f'<span class="sw" style="background:{mapimage.hex_colour(rgb)}"></span>')
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}" width="540">'
+
+
+def _maps(snap, exported: np.ndarray, validation: np.ndarray) -> str:
+    view = snap.analysis
+    if view is None or not view.has_map:
+        return '<p class="muted">No map: the project has no analysis. Run <code>workbench analyze</code>.</p>'
+    ok = np.isfinite(view.x) & np.isfinite(view.y)
+    role = snap.role
+    # by role: production underneath, then reference, eval, rejected train, train on top
+    layers = [("production", (role == "production")), ("reference", role == "reference"),
+              ("eval", role == "eval"), ("rejected", (role == "train") & snap.rejected),
+              ("train", (role == "train") & ~snap.rejected)]
+    order = np.concatenate([np.flatnonzero(m & ok) for _, m in layers])
+    rgb = np.zeros((snap.n, 3), dtype=np.uint8)
+    for name, m in layers:
+        rgb[m] = mapimage.ROLE_RGB[name]
+    by_role = mapimage.render_png(view.x[order], view.y[order], rgb[order], width=540, height=420, size=2)
+    legend_role = " ".join(f"{_swatch(mapimage.ROLE_RGB[name])}{esc(name)} ({int((m & ok).sum())})"
+                           for name, m in reversed(layers) if m.any())
+    # by cluster: exported training examples
+    rows = np.concatenate([exported, validation]).astype(np.int64)
+    rows = rows[ok[rows]]
+    crgb = mapimage.cluster_colours(view.cluster[rows])
+    by_cluster = mapimage.render_png(view.x[rows], view.y[rows], crgb, width=540, height=420, size=2)
+    cl, cnt = np.unique(view.cluster[rows], return_counts=True)
+    top = [(int(c), int(k)) for c, k in sorted(zip(cl, cnt), key=lambda t: -t[1]) if c >= 0][:12]
+    legend_cluster = " ".join(
+        f"{_swatch(mapimage.cluster_colours(np.array([c]))[0])}{esc(c)} {esc(_snip(view.labels.get(c, ''), 40))} ({k})"
+        for c, k in top)
+    return (f'<div class="maps"><figure>{_img(by_role, "map by role")}<figcaption>By role: {legend_role}'
+            f'</figcaption></figure><figure>{_img(by_cluster, "map of exported examples by cluster")}'
+            f"<figcaption>Exported examples by cluster (largest: {legend_cluster}; grey = noise)"
+            "</figcaption></figure></div>")
+
+
+def _text_of(snap, ref: dict[str, Any] | None) -> str:
+    if not isinstance(ref, dict):
+        return ""
+    i = snap.row_of(str(ref.get("source")), int(ref.get("line", 0)))
+    return _snip(snap.prompt[i]) if i is not None else ""
+
+
+def _where(ref: Any) -> str:
+    if isinstance(ref, dict):
+        return f"{ref.get('source')}:{ref.get('line')}"
+    if isinstance(ref, (list, tuple)) and len(ref) >= 2:
+        return f"{ref[0]}:{ref[1]}"
+    return ""
+
+
+def _findings(snap) -> str:
+    view = snap.analysis
+    if view is None:
+        return '<p class="muted">No analysis: duplicates, conflicts, gaps and flags were not computed.</p>'
+    s = view.summary
+    parts = []
+    d = s.get("duplicates") or {}
+    parts.append(f"<h3>Duplicates</h3><p>{esc(d.get('n_groups', 0))} groups holding "
+                 f"{esc(d.get('n_rows_in_groups', 0))} examples; {esc(d.get('n_removable', 0))} removable "
+                 f"(all but the suggested keeper). Near-duplicate threshold: cosine ≥ {esc(d.get('threshold'))}.</p>")
+    groups = (d.get("groups") or [])[:MAX_ROWS]
+    if groups:
+        parts.append(_table(["group", "kind", "scope", "size", "keeper", "keeper text"],
+                            [[g.get("group"), g.get("kind"), g.get("scope"), g.get("size"), _where(g.get("keeper")),
+                              _text_of(snap, g.get("keeper"))] for g in groups], {0, 3}))
+    c = s.get("conflicts") or {}
+    parts.append(f"<h3>Conflicts</h3><p>{esc(c.get('n_conflicts', 0))} training examples whose near-identical "
+                 "prompts got diverging responses.</p>")
+    items = (c.get("conflicts") or [])[:MAX_ROWS]
+    if items:
+        parts.append(_table(["example", "score", "reason"],
+                            [[_where(it.get("example")), it.get("score"), it.get("reason")] for it in items], {1}))
+    g = s.get("gaps") or {}
+    gaps = g.get("gaps", []) if isinstance(g, dict) else g
+    n_gap = g.get("n_gap_inputs") if isinstance(g, dict) else None
+    parts.append(f"<h3>Coverage gaps</h3><p>{esc(n_gap if n_gap is not None else '?')} production inputs "
+                 f"far from every training example; {esc(len(gaps))} ranked gaps.</p>")
+    if gaps:
+        parts.append(_table(["rank", "where", "kind", "production inputs", "suggested to add", "examples"],
+                            [[x.get("rank", k), x.get("region"), x.get("kind"), x.get("n_affected"), x.get("suggested_add"),
+                              " | ".join(_snip(e.get("text"), 70) for e in (x.get("examples") or [])[:3])]
+                             for k, x in enumerate(gaps[:MAX_ROWS])], {0, 3, 4}))
+    un = g.get("unreached", []) if isinstance(g, dict) else []
+    if un:
+        parts.append(f"<p>Training clusters production never reaches: "
+                     f"{esc(', '.join(str(u.get('cluster')) for u in un[:20]))}.</p>")
+    f = s.get("flags") or {}
+    counts = f.get("counts") if isinstance(f, dict) else None
+    if isinstance(counts, list) and counts:
+        parts.append("<h3>Quality flags</h3>" + _table(
+            ["flag", "examples", "definition"],
+            [[x.get("flag"), x.get("count"), x.get("definition")] for x in counts if isinstance(x, dict)], {1}))
+    return "".join(parts)
+
+
+def _leakage(leak: dict[str, Any] | None) -> str:
+    if not leak:
+        return '<p class="muted">Not checked.</p>'
+    if leak.get("eval_examples", 0) == 0:
+        return f'<p class="muted">{esc(leak.get("note", "No eval source."))}</p>'
+    n = leak.get("leaked_eval_examples", 0)
+    cls = "ok" if n == 0 else "bad"
+    out = [f'<p class="{cls}">{esc(n)} of {esc(leak["eval_examples"])} eval examples also appear in the export.</p>']
+    rows = [["exact (normalised text)", leak.get("exact", {}).get("train", 0), leak.get("exact", {}).get("validation", 0)]]
+    if "near" in leak:
+        rows.append([f"near (cosine ≥ {leak.get('near_threshold')})", leak["near"].get("train", 0),
+                     leak["near"].get("validation", 0)])
+    out.append(_table(["kind", "in train", "in validation"], rows, {1, 2}))
+    if "analysis_flagged" in leak:
+        out.append(f"<p>{esc(leak['analysis_flagged'])} flagged by the analysis ({esc(leak.get('note', ''))}).</p>")
+    ex = leak.get("examples") or []
+    if ex:
+        out.append(_table(["eval example", "matches", "side", "kind", "similarity"],
+                          [[_where(e["eval"]), _where(e["match"]), e["side"], e["kind"], e["similarity"]]
+                           for e in ex[:MAX_ROWS]], {4}))
+    return "".join(out)
+
+
+def _changes(m: dict[str, Any], snap) -> str:
+    out = []
+    journal = m.get("journal") or []
+    out.append(f"<p>{esc(len(journal))} curation steps in effect.</p>")
+    if journal:
+        out.append(_table(["op", "time", "step"], [[j["op_id"], j["time"], j["label"]] for j in journal[-MAX_ROWS:]], {0}))
+        if len(journal) > MAX_ROWS:
+            out.append(f'<p class="muted">Last {MAX_ROWS} shown; the manifest lists all.</p>')
+    rem = m.get("removals") or []
+    if rem:
+        out.append("<h3>Removals by reason</h3>" + _table(
+            ["op", "reason", "examples"], [[r["op_id"], r["reason"] or "(no reason)", r["count"]] for r in rem[:MAX_ROWS]], {0, 2}))
+    if m.get("edits"):
+        out.append(f"<p>{esc(len(m['edits']))} edited examples (listed in the manifest with their op ids).</p>")
+    if m.get("added"):
+        out.append("<h3>Added examples</h3>" + _table(
+            ["#", "op", "role", "from", "exported as", "prompt"],
+            [[a["added"], a["op_id"], a["role"], _where(a.get("provenance")) or a.get("provenance", {}).get("source", ""),
+              a["exported_as"], _text_of(snap, {"source": "added", "line": a["added"]})]
+             for a in m["added"][:MAX_ROWS]], {0, 1}))
+    if m.get("weights"):
+        out.append("<h3>Weights</h3>" + _table(["op", "weight", "examples"],
+                                              [[w["op_id"], w["weight"], w["count"]] for w in m["weights"][:MAX_ROWS]], {0, 1, 2}))
+    rb = m.get("rebalance")
+    if rb:
+        out.append(f"<h3>Rebalance</h3><p>{esc(rb.get('label'))}: {esc(rb.get('rejected'))} capped, "
+                   f"{esc(rb.get('reweighted'))} reweighted; distance to target {esc(_num(rb.get('distance_before')))} → "
+                   f"{esc(_num(rb.get('distance_after')))} (total variation).</p>")
+        needs = rb.get("needs_new_data") or []
+        if needs:
+            out.append(_table(["cluster", "label", "target", "reachable", "short by", "why"],
+                              [[n["cluster"], n["label"], round(n["target"], 1), round(n["reachable"], 1),
+                                round(n["shortfall"], 1), n["reason"]] for n in needs[:MAX_ROWS]], {0, 2, 3, 4}))
+    for p in m.get("mix") or []:
+        out.append(f"<p>Replay mix: {esc(p['selected'])} examples from {esc(p['source'])} "
+                   f"({esc(round(p['ratio'] * 100, 2))}% of training lines asked: {esc(p['requested'])}; "
+                   f"sampling: {esc(p['method'])}).</p>")
+    sp = m.get("split")
+    if sp:
+        out.append(f"<p>Split: {esc(sp['train'])} train / {esc(sp['validation'])} validation "
+                   f"(train fraction {esc(sp['fraction'])}, seed {esc(sp['seed'])}); "
+                   f"{esc(sp['duplicate_groups_kept_together'])} duplicate groups kept on one side.</p>")
+    return "".join(out)
+
+
+def build_report(manifest: dict[str, Any], snap, *, exported: np.ndarray, validation: np.ndarray, picks=()) -> str:
+    """The report HTML for an export (see the module doc)."""
+    m = manifest
+    c = m["counts"]
+    title = f"Readiness report: {snap.project_path.name}"
+    cards = [("training examples", c["train_examples"]), ("rejected", c["rejected"]),
+             ("exported (train)", c["exported_train"]), ("validation", c["validation"]),
+             ("train lines", c["train_lines"]), ("replay mix", c["mix"]),
+             ("edited", len(m.get("edits") or [])), ("added", c["added_train_examples"])]
+    parts = [
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1><p class=\"muted\">Exported {esc(m['created'])} by Curation Workbench "
+        f"{esc(m['tool']['version'])} from project revision {esc(m['project']['revision'])}.</p>",
+        '<div class="cards">' + "".join(f'<div class="card"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in cards) + "</div>",
+    ]
+    if m.get("warnings"):
+        parts.append('<div class="warn"><b>Warnings</b><ul>' + "".join(f"<li>{esc(w)}</li>" for w in m["warnings"]) + "</ul></div>")
+    parts.append("<h2>Map</h2>" + _maps(snap, exported, validation))
+    cl = m.get("clusters")
+    parts.append("<h2>Clusters</h2>")
+    if cl:
+        db, da = cl.get("distance_to_production_before"), cl.get("distance_to_production_after")
+        if db is not None:
+            parts.append(f"<p>Distance of the training cluster shares to production: {esc(_num(db))} before → "
+                         f"{esc(_num(da))} after (total variation, 0 = same shares, 1 = disjoint).</p>")
+        table = sorted(cl["table"], key=lambda r: -r["before"])
+        parts.append(_table(["cluster", "label", "before", "rejected", "after (lines)", "validation", "production"],
+                            [[r["cluster"], r["label"], r["before"], r["rejected"], r["after"], r["validation"],
+                              r["production"]] for r in table], {0, 2, 3, 4, 5, 6}))
+    else:
+        parts.append('<p class="muted">No analysis: no clusters.</p>')
+    parts.append("<h2>Findings</h2>" + _findings(snap))
+    parts.append("<h2>Leakage against eval</h2>" + _leakage(m.get("leakage")))
+    parts.append("<h2>What changed</h2>" + _changes(m, snap))
+    parts.append("<h2>Files</h2>" + _table(
+        ["file", "split", "lines", "sha256"], [[o["file"], o["split"], o["lines"], o["sha256"]] for o in m["outputs"]], {2}))
+    parts.append(_table(["input", "role", "rows", "sha256"],
+                        [[i["name"], i["role"], i["rows"], i["sha256"]] for i in m["inputs"]], {2}))
+    parts.append("</body></html>\n")
+    return "".join(parts)

@@ -1,0 +1,218 @@
+"""Small dialogs: promote a production input, load problems, analysis settings."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import fields, is_dataclass
+
+from PySide6 import QtCore, QtWidgets
+
+from workbench.core.errors import WorkbenchError
+
+
+class PromoteDialog(QtWidgets.QDialog):
+    """Write the response a production input should have had; it becomes a training example."""
+
+    def __init__(self, session, row: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Promote to training")
+        self.setObjectName("promoteDialog")
+        self.session, self.row = session, row
+        ws = session.ws
+        lay = QtWidgets.QVBoxLayout(self)
+        intro = QtWidgets.QLabel(
+            f"This production input from <b>{html.escape(str(ws.source_names[row]))}</b> line {int(ws.line[row])} "
+            "becomes a new training example (chat format) with the response you write. Its origin is recorded.")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        lay.addWidget(QtWidgets.QLabel("<b>System</b> (optional)"))
+        self.system = QtWidgets.QPlainTextEdit(self._default_system())
+        self.system.setFixedHeight(60)
+        lay.addWidget(self.system)
+        lay.addWidget(QtWidgets.QLabel("<b>User</b>"))
+        self.prompt = QtWidgets.QPlainTextEdit(ws.prompt[row])
+        self.prompt.setFixedHeight(90)
+        lay.addWidget(self.prompt)
+        lay.addWidget(QtWidgets.QLabel("<b>Assistant</b> — the response it should get"))
+        self.response = QtWidgets.QPlainTextEdit()
+        self.response.setObjectName("promoteResponse")
+        self.response.setPlaceholderText("Write the ideal response…")
+        lay.addWidget(self.response, 1)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Ok | QtWidgets.QDialogButtonBox.Cancel)
+        self.ok = buttons.button(QtWidgets.QDialogButtonBox.Ok)
+        self.ok.setText("Add to training")
+        self.ok.setEnabled(False)
+        self.response.textChanged.connect(lambda: self.ok.setEnabled(bool(self.response.toPlainText().strip())))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+        self.resize(620, 560)
+
+    def _default_system(self) -> str:
+        """The system prompt most training examples use (so the new one matches them)."""
+        ws = self.session.ws
+        counts: dict[str, int] = {}
+        for s, r in zip(ws.system, ws.role):
+            if r == "train" and s:
+                counts[s] = counts.get(s, 0) + 1
+        return max(counts, key=counts.get) if counts else ""
+
+    def op(self):
+        from workbench.project.ops import AddExample
+
+        ws, row = self.session.ws, self.row
+        messages = []
+        if self.system.toPlainText().strip():
+            messages.append({"role": "system", "content": self.system.toPlainText().strip()})
+        messages.append({"role": "user", "content": self.prompt.toPlainText()})
+        messages.append({"role": "assistant", "content": self.response.toPlainText().strip()})
+        sid, line = ws.example_id(row)
+        provenance = {"source": str(ws.source_names[row]), "source_id": int(sid), "line": int(line),
+                      "role": str(ws.role[row]), "note": "promoted from production"}
+        return AddExample({"messages": messages}, "chat", role="train", provenance=provenance)
+
+    @classmethod
+    def run(cls, session, row: int, parent=None) -> bool:
+        dlg = cls(session, row, parent)
+        if dlg.exec() == QtWidgets.QDialog.Accepted:
+            change = session.apply(dlg.op())
+            if change is not None:
+                session.sig_message.emit("Added a training example (promoted from production). Undo with Ctrl+Z.")
+                return True
+        return False
+
+
+class LoadProblemsDialog(QtWidgets.QDialog):
+    """Lines that were not loaded, as ``file:line: reason``, with counts per reason."""
+
+    def __init__(self, problems: list, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Lines that were not loaded")
+        lay = QtWidgets.QVBoxLayout(self)
+        by_reason: dict[str, int] = {}
+        for p in problems:
+            key = str(getattr(p, "reason", p)).split(":")[0]
+            by_reason[key] = by_reason.get(key, 0) + 1
+        summary = ", ".join(f"{n:,} × {html.escape(r)}" for r, n in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+        head = QtWidgets.QLabel(f"<b>{len(problems):,} lines</b> were not loaded: {summary}.<br>"
+                                "Everything else was loaded. Fix the files and reload (File → Reload) to include them.")
+        head.setWordWrap(True)
+        lay.addWidget(head)
+        text = QtWidgets.QPlainTextEdit()
+        text.setReadOnly(True)
+        text.setObjectName("loadProblems")
+        shown = problems[:5000]
+        text.setPlainText("\n".join(str(p) for p in shown)
+                          + (f"\n… and {len(problems) - len(shown):,} more" if len(problems) > len(shown) else ""))
+        lay.addWidget(text, 1)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)
+        copy = buttons.addButton("Copy", QtWidgets.QDialogButtonBox.ActionRole)
+        copy.clicked.connect(lambda: QtWidgets.QApplication.clipboard().setText(text.toPlainText()))
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+        self.resize(760, 420)
+
+
+class AnalysisSettingsDialog(QtWidgets.QDialog):
+    """Edit the analysis thresholds (saved in the project; documented in the README)."""
+
+    def __init__(self, params, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Analysis settings")
+        self.params = params
+        lay = QtWidgets.QVBoxLayout(self)
+        note = QtWidgets.QLabel("Thresholds used by the analysis. Changes apply to the next run (Ctrl+R) "
+                                "and are saved in the project.")
+        note.setWordWrap(True)
+        lay.addWidget(note)
+        form = QtWidgets.QFormLayout()
+        self.editors: dict[str, QtWidgets.QWidget] = {}
+        if is_dataclass(params):
+            for f in fields(params):
+                v = getattr(params, f.name)
+                ed = self._editor(v)
+                if ed is None:
+                    continue
+                doc = (f.metadata or {}).get("doc", "") if hasattr(f, "metadata") else ""
+                if doc:
+                    ed.setToolTip(doc)
+                form.addRow(f.name.replace("_", " "), ed)
+                self.editors[f.name] = ed
+        scroll = QtWidgets.QScrollArea()
+        holder = QtWidgets.QWidget()
+        holder.setLayout(form)
+        scroll.setWidget(holder)
+        scroll.setWidgetResizable(True)
+        lay.addWidget(scroll, 1)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Ok | QtWidgets.QDialogButtonBox.Cancel
+                                             | QtWidgets.QDialogButtonBox.RestoreDefaults)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QtWidgets.QDialogButtonBox.RestoreDefaults).clicked.connect(self._defaults)
+        lay.addWidget(buttons)
+        self.resize(480, 560)
+
+    @staticmethod
+    def _editor(v):
+        if isinstance(v, bool):
+            w = QtWidgets.QCheckBox()
+            w.setChecked(v)
+            return w
+        if isinstance(v, int):
+            w = QtWidgets.QSpinBox()
+            w.setRange(-1, 10_000_000)
+            w.setValue(v)
+            return w
+        if isinstance(v, float):
+            w = QtWidgets.QDoubleSpinBox()
+            w.setDecimals(3)
+            w.setRange(-1e6, 1e6)
+            w.setSingleStep(0.01)
+            w.setValue(v)
+            return w
+        if isinstance(v, str):
+            return QtWidgets.QLineEdit(v)
+        return None
+
+    def _defaults(self) -> None:
+        default = type(self.params)()
+        for name, ed in self.editors.items():
+            v = getattr(default, name)
+            if isinstance(ed, QtWidgets.QCheckBox):
+                ed.setChecked(bool(v))
+            elif isinstance(ed, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
+                ed.setValue(v)
+            elif isinstance(ed, QtWidgets.QLineEdit):
+                ed.setText(str(v))
+
+    def values(self) -> dict:
+        out = {}
+        for name, ed in self.editors.items():
+            if isinstance(ed, QtWidgets.QCheckBox):
+                out[name] = ed.isChecked()
+            elif isinstance(ed, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
+                out[name] = ed.value()
+            else:
+                out[name] = ed.text()
+        return out
+
+
+def show_error(parent, message: str, detail: str = "") -> None:
+    """A failure shown once, non-modally, with details on request."""
+    box = QtWidgets.QMessageBox(parent)
+    box.setIcon(QtWidgets.QMessageBox.Warning)
+    box.setWindowTitle("Curation Workbench")
+    box.setText(message)
+    if detail:
+        box.setDetailedText(detail)
+    box.setWindowModality(QtCore.Qt.NonModal)
+    box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+    box.show()
+
+
+def error_text(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, WorkbenchError):
+        return exc.user_message, exc.detail or ""
+    return f"Something went wrong: {exc}", getattr(exc, "__wb_traceback__", "") or repr(exc)
+
+

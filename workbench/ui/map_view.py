@@ -1,0 +1,394 @@
+"""The map: every example as a point on the shared 2-D layout.
+
+Mouse: wheel zooms, drag pans (or draws a box / lasso in those modes), click selects the point
+under the cursor and opens it, Shift adds to the selection, Alt removes. Keys: P pan, B box,
+L lasso, F fit all, Esc clear the selection. Hovering a point shows its prompt.
+
+The widget is generic (arrays in, row indices out); :mod:`workbench.ui.colouring` decides the
+colours and the main window wires it to the selection model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from workbench.ui import theme
+from workbench.ui.point_cloud import GridIndex, PointCloudItem, points_in_polygon
+
+HOVER_RADIUS_PX = 7.0
+MODES = ("pan", "box", "lasso")
+
+
+@dataclass
+class LegendEntry:
+    label: str
+    colour: str  # "#rrggbb"
+    count: int
+    key: object = None  # what the colouring uses to find the rows of this entry
+
+
+def _modifier_mode(mods) -> str:
+    if mods & QtCore.Qt.ShiftModifier:
+        return "add"
+    if mods & QtCore.Qt.AltModifier:
+        return "remove"
+    return "replace"
+
+
+class MapViewBox(pg.ViewBox):
+    """A ViewBox whose left-drag pans, draws a box or a lasso depending on the mode."""
+
+    sig_region = QtCore.Signal(object, object, str)  # kind ("box"|"lasso"), data (rect or (m,2) poly), mode
+    sig_click = QtCore.Signal(float, float, object)  # data x, y, modifiers
+    sig_hover = QtCore.Signal(float, float)  # data x, y (nan, nan when leaving)
+
+    def __init__(self):
+        super().__init__(enableMenu=False)
+        self.setAspectLocked(True)
+        self.mode = "pan"
+        self._lasso: list[QtCore.QPointF] = []
+        pen = QtGui.QPen(theme.selection_outline(), 1.2, QtCore.Qt.DashLine)
+        pen.setCosmetic(True)
+        self._outline = QtWidgets.QGraphicsPathItem()
+        self._outline.setPen(pen)
+        self._outline.setBrush(QtGui.QColor(120, 150, 200, 40))
+        self._outline.setZValue(1e6)
+        self._outline.hide()
+        self.addItem(self._outline, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev, axis=None):
+        if self.mode == "pan" or ev.button() != QtCore.Qt.LeftButton:
+            return super().mouseDragEvent(ev, axis)
+        ev.accept()
+        start = self.mapToView(ev.buttonDownPos())
+        here = self.mapToView(ev.pos())
+        path = QtGui.QPainterPath()
+        if self.mode == "box":
+            rect = QtCore.QRectF(start, here).normalized()
+            path.addRect(rect)
+        else:
+            if ev.isStart() or not self._lasso:
+                self._lasso = [start]
+            self._lasso.append(here)
+            path.addPolygon(QtGui.QPolygonF(self._lasso))
+            path.closeSubpath()
+        self._outline.setPath(path)
+        self._outline.show()
+        if ev.isFinish():
+            self._outline.hide()
+            mode = _modifier_mode(ev.modifiers())
+            if self.mode == "box":
+                self.sig_region.emit("box", QtCore.QRectF(start, here).normalized(), mode)
+            else:
+                poly = np.array([(p.x(), p.y()) for p in self._lasso], dtype=np.float64)
+                self._lasso = []
+                self.sig_region.emit("lasso", poly, mode)
+
+    def mouseClickEvent(self, ev):
+        if ev.button() == QtCore.Qt.LeftButton:
+            ev.accept()
+            p = self.mapToView(ev.pos())
+            self.sig_click.emit(p.x(), p.y(), ev.modifiers())
+        else:
+            super().mouseClickEvent(ev)
+
+    def hoverEvent(self, ev):
+        if ev.isExit():
+            self.sig_hover.emit(float("nan"), float("nan"))
+            return
+        p = self.mapToView(ev.pos())
+        self.sig_hover.emit(p.x(), p.y())
+
+
+class LegendWidget(QtWidgets.QListWidget):
+    """Colour key in the map's corner; clicking an entry selects its examples."""
+
+    sig_activated = QtCore.Signal(object, object)  # LegendEntry, modifiers
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("mapLegend")
+        self.setFrameShape(QtWidgets.QFrame.NoFrame)
+        self.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
+        self.setFocusPolicy(QtCore.Qt.NoFocus)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
+        self.setUniformItemSizes(True)
+        self.setToolTip("Click an entry to select its examples (Shift adds, Alt removes)")
+        self._entries: list[LegendEntry] = []
+        self.itemClicked.connect(self._on_clicked)
+        self.restyle()
+
+    def restyle(self) -> None:
+        bg = theme.map_background()
+        fg = theme.map_foreground()
+        self.setStyleSheet(
+            f"QListWidget#mapLegend {{ background: rgba({bg.red()},{bg.green()},{bg.blue()},215);"
+            f" color: {fg.name()}; border: 1px solid rgba(128,128,128,90); border-radius: 4px; }}"
+            "QListWidget#mapLegend::item { padding: 1px 4px; }"
+            "QListWidget#mapLegend QScrollBar:vertical { width: 8px; background: transparent; }"
+            "QListWidget#mapLegend QScrollBar::handle:vertical { background: rgba(128,128,128,120);"
+            " border-radius: 4px; min-height: 24px; }"
+            "QListWidget#mapLegend QScrollBar::add-line, QListWidget#mapLegend QScrollBar::sub-line"
+            " { height: 0; }")
+
+    def set_entries(self, title: str, entries: list[LegendEntry]) -> None:
+        self.clear()
+        self._entries = list(entries)
+        head = QtWidgets.QListWidgetItem(title)
+        f = head.font()
+        f.setBold(True)
+        head.setFont(f)
+        head.setFlags(QtCore.Qt.NoItemFlags)
+        head.setForeground(theme.map_foreground())
+        self.addItem(head)
+        for e in self._entries:
+            it = QtWidgets.QListWidgetItem(theme.swatch_icon(e.colour), f"{e.label}  ({e.count:,})")
+            it.setForeground(theme.map_foreground())
+            it.setToolTip(f"{e.label}: {e.count:,} examples — click to select them")
+            self.addItem(it)
+        self._fit()
+
+    def _fit(self) -> None:
+        fm = self.fontMetrics()
+        rows = self.count()
+        width = max([fm.horizontalAdvance(self.item(i).text()) for i in range(rows)] + [80]) + 44
+        parent_h = self.parentWidget().height() if self.parentWidget() else 600
+        height = min(rows * (fm.height() + 4) + 8, max(120, int(parent_h * 0.6)))
+        self.setFixedSize(min(width, 300), height)
+
+    def _on_clicked(self, item) -> None:
+        i = self.row(item) - 1
+        if 0 <= i < len(self._entries):
+            self.sig_activated.emit(self._entries[i], QtWidgets.QApplication.keyboardModifiers())
+
+
+class MapView(QtWidgets.QWidget):
+    """Scatter map of the examples with selection tools, hover preview, legend and overlay."""
+
+    sig_select = QtCore.Signal(object, str)  # rows (int64 array), mode: replace/add/remove
+    sig_activate = QtCore.Signal(int)  # a point was clicked: open it
+    sig_legend = QtCore.Signal(object, str)  # LegendEntry, mode
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("mapView")
+        self.gv = pg.GraphicsView(background=theme.map_background())
+        self.vb = MapViewBox()
+        self.gv.setCentralItem(self.vb)
+        self.points = PointCloudItem()
+        self.vb.addItem(self.points)
+        self.density = pg.ImageItem()
+        self.density.setZValue(-10)
+        self.density.hide()
+        self.vb.addItem(self.density, ignoreBounds=True)
+        self.hover_marker = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.selection_outline(), width=2),
+                                               brush=None, pxMode=True)
+        self.hover_marker.setZValue(1e5)
+        self.vb.addItem(self.hover_marker, ignoreBounds=True)
+        self.legend = LegendWidget(self.gv)
+        self.empty_label = QtWidgets.QLabel(
+            "No map yet.\nRun the analysis (Ctrl+R) to place every example on the map.", self.gv)
+        self.empty_label.setAlignment(QtCore.Qt.AlignCenter)
+        self.empty_label.setStyleSheet(f"color: {theme.map_foreground().name()}; font-size: 13pt;")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.gv)
+        self._x = np.zeros(0, np.float32)
+        self._y = np.zeros(0, np.float32)
+        self._grid: GridIndex | None = None
+        self._hover_text: Callable[[int], str] | None = None
+        self._hover_row = -1
+        self._density_wanted = False
+        self.vb.sig_region.connect(self._on_region)
+        self.vb.sig_click.connect(self._on_click)
+        self.vb.sig_hover.connect(self._on_hover)
+        self.legend.sig_activated.connect(lambda e, mods: self.sig_legend.emit(e, _modifier_mode(mods)))
+        self._make_actions()
+        self._place_overlays()
+
+    # -- actions -------------------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        self.mode_group = QtGui.QActionGroup(self)
+        self.mode_actions: dict[str, QtGui.QAction] = {}
+        for mode, text, key, tip in (
+            ("pan", "&Pan and zoom", "P", "Drag to pan, wheel to zoom"),
+            ("box", "&Box select", "B", "Drag a rectangle to select (Shift adds, Alt removes)"),
+            ("lasso", "&Lasso select", "L", "Draw around points to select them (Shift adds, Alt removes)"),
+        ):
+            act = QtGui.QAction(text, self, checkable=True)
+            act.setShortcut(QtGui.QKeySequence(key))
+            act.setShortcutContext(QtCore.Qt.WidgetWithChildrenShortcut)
+            act.setToolTip(f"{text.replace('&', '')} ({key}) — {tip}")
+            act.triggered.connect(lambda _=False, m=mode: self.set_mode(m))
+            self.mode_group.addAction(act)
+            self.addAction(act)
+            self.mode_actions[mode] = act
+        self.mode_actions["pan"].setChecked(True)
+        self.fit_action = QtGui.QAction("&Fit map", self)
+        self.fit_action.setShortcut(QtGui.QKeySequence("F"))
+        self.fit_action.setShortcutContext(QtCore.Qt.WidgetWithChildrenShortcut)
+        self.fit_action.triggered.connect(self.fit)
+        self.addAction(self.fit_action)
+
+    def set_mode(self, mode: str) -> None:
+        assert mode in MODES
+        self.vb.mode = mode
+        self.mode_actions[mode].setChecked(True)
+        self.gv.setCursor(QtCore.Qt.OpenHandCursor if mode == "pan" else QtCore.Qt.CrossCursor)
+
+    # -- data ----------------------------------------------------------------------------------
+    def set_points(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
+        """Place the points (``None`` = no layout yet: shows a hint instead)."""
+        if x is None or y is None or not len(x):
+            self._x = np.zeros(0, np.float32)
+            self._y = np.zeros(0, np.float32)
+        else:
+            self._x = np.asarray(x, np.float32)
+            self._y = np.asarray(y, np.float32)
+        self._grid = None
+        self.points.set_data(self._x, self._y)
+        self.empty_label.setVisible(not len(self._x))
+        self.legend.setVisible(bool(len(self._x)) and self.legend.count() > 0)
+        self.hover_marker.setData([], [])
+        self.fit()
+
+    @property
+    def n_points(self) -> int:
+        return len(self._x)
+
+    def set_colours(self, colours: np.ndarray, title: str = "", legend: list[LegendEntry] | None = None) -> None:
+        self.points.set_style(colours=colours)
+        self.legend.set_entries(title, legend or [])
+        self.legend.setVisible(bool(legend) and bool(len(self._x)))
+        self._place_overlays()
+
+    def set_dimmed(self, mask: np.ndarray | None) -> None:
+        self.points.set_style(dimmed=mask if mask is not None else np.zeros(0, bool))
+
+    def set_selected(self, mask: np.ndarray | None) -> None:
+        self.points.set_style(selected=mask if mask is not None else np.zeros(0, bool))
+
+    def set_hover_text(self, fn: Callable[[int], str] | None) -> None:
+        self._hover_text = fn
+
+    def set_density(self, x: np.ndarray | None, y: np.ndarray | None, bins: int = 200) -> None:
+        """Production-density overlay: a blurred 2-D histogram of the given points."""
+        if x is None or not len(x) or not len(self._x):
+            self.density.clear()
+            self.density.hide()
+            return
+        x0, x1 = float(self._x.min()), float(self._x.max())
+        y0, y1 = float(self._y.min()), float(self._y.max())
+        pad_x, pad_y = (x1 - x0) * 0.05 + 1e-6, (y1 - y0) * 0.05 + 1e-6
+        x0, x1, y0, y1 = x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y
+        hist, _, _ = np.histogram2d(x, y, bins=bins, range=[[x0, x1], [y0, y1]])
+        k = np.exp(-0.5 * (np.arange(-6, 7) / 2.5) ** 2)
+        k /= k.sum()
+        hist = np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), 0, hist)
+        hist = np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), 1, hist)
+        top = np.percentile(hist[hist > 0], 99) if (hist > 0).any() else 1.0
+        level = np.clip(hist / max(top, 1e-12), 0, 1)
+        rgba = np.zeros(hist.shape + (4,), np.uint8)
+        rgba[..., 0], rgba[..., 1], rgba[..., 2] = 242, 142, 43  # production orange
+        rgba[..., 3] = (np.sqrt(level) * 150).astype(np.uint8)
+        self.density.setImage(rgba, levels=None, autoLevels=False)
+        self.density.setRect(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.density.setVisible(self._density_wanted)
+
+    def show_density(self, on: bool) -> None:
+        self._density_wanted = bool(on)
+        self.density.setVisible(self._density_wanted and self.density.image is not None)
+
+    # -- view ----------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Show every point; keeps doing so (as the view resizes) until the user pans or zooms."""
+        if len(self._x):
+            self.vb.enableAutoRange(enable=True)
+            self.vb.autoRange(padding=0.04)
+
+    def zoom_to(self, rows: np.ndarray, pad: float = 0.35) -> None:
+        """Frame the given rows (robust to a few far-away members)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows) or not len(self._x):
+            return
+        xs, ys = self._x[rows], self._y[rows]
+        if len(rows) >= 20:
+            x0, x1 = np.percentile(xs, [2, 98])
+            y0, y1 = np.percentile(ys, [2, 98])
+        else:
+            x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        span = max(x1 - x0, y1 - y0, (self._x.max() - self._x.min()) * 0.04, 1e-6)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        half = span * (0.5 + pad)
+        self.vb.setRange(xRange=(cx - half, cx + half), yRange=(cy - half, cy + half), padding=0)
+
+    def restyle(self) -> None:
+        """The system palette changed (light/dark)."""
+        self.gv.setBackground(theme.map_background())
+        self.legend.restyle()
+        self.points._invalidate()
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._place_overlays()
+
+    def _place_overlays(self) -> None:
+        if self.legend.count():
+            self.legend._fit()
+        self.legend.move(max(4, self.gv.width() - self.legend.width() - 10), 10)
+        self.empty_label.setGeometry(0, 0, self.gv.width(), self.gv.height())
+
+    # -- interaction ---------------------------------------------------------------------------
+    def rows_in_rect(self, rect: QtCore.QRectF) -> np.ndarray:
+        m = ((self._x >= rect.left()) & (self._x <= rect.right())
+             & (self._y >= rect.top()) & (self._y <= rect.bottom()))
+        return np.flatnonzero(m)
+
+    def rows_in_polygon(self, poly: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(points_in_polygon(self._x, self._y, poly))
+
+    def _on_region(self, kind: str, shape, mode: str) -> None:
+        if not len(self._x):
+            return
+        rows = self.rows_in_rect(shape) if kind == "box" else self.rows_in_polygon(shape)
+        self.sig_select.emit(rows, mode)
+
+    def row_at(self, x: float, y: float) -> int:
+        """The point under data position (x, y) within the hover radius, or -1."""
+        if not len(self._x) or not np.isfinite(x):
+            return -1
+        if self._grid is None:
+            self._grid = GridIndex(self._x, self._y)
+        px, py = self.vb.viewPixelSize()
+        return self._grid.nearest(x, y, abs(px) * HOVER_RADIUS_PX, abs(py) * HOVER_RADIUS_PX)
+
+    def _on_click(self, x: float, y: float, mods) -> None:
+        row = self.row_at(x, y)
+        mode = _modifier_mode(mods)
+        if row < 0:
+            if mode == "replace":
+                self.sig_select.emit(np.zeros(0, np.int64), "replace")
+            return
+        self.sig_select.emit(np.array([row], np.int64), "toggle" if mode == "add" else mode)
+        if mode == "replace":
+            self.sig_activate.emit(row)
+
+    def _on_hover(self, x: float, y: float) -> None:
+        row = self.row_at(x, y)
+        if row == self._hover_row:
+            return
+        self._hover_row = row
+        if row < 0:
+            self.hover_marker.setData([], [])
+            QtWidgets.QToolTip.hideText()
+            return
+        self.hover_marker.setData([float(self._x[row])], [float(self._y[row])])
+        if self._hover_text is not None:
+            text = self._hover_text(row)
+            QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self.gv)

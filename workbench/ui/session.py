@@ -1,0 +1,358 @@
+"""The window's model: the open project, its workspace, vectors, the analysis and the selection.
+
+Views never talk to the core directly for changes: they call :meth:`Session.apply` (which goes
+through :meth:`Project.apply`, durable before it returns) and redraw on the signals. Long work
+goes through the executors of :class:`~workbench.ui.workers.JobCenter`.
+
+Data revision: ``content_rev`` counts changes to what the analysis reads (rows and their text:
+loads, edits, added examples). Curation marks (reject, tag, weight, note) do not change it, so a
+curator can keep working while an analysis runs. An analysis that finishes after
+``content_rev`` moved on is *stale*: it is not applied, and the window says so and offers to run
+it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore
+
+from workbench.core.errors import WorkbenchError
+from workbench.ui.analysis_view import AnalysisView
+from workbench.ui.jobs import analyse_job, load_job, open_cached_analysis
+from workbench.ui.selection import SelectionModel
+from workbench.ui.workers import JobCenter
+
+log = logging.getLogger(__name__)
+
+CONTENT_KINDS = ("edited", "added", "removed")
+
+
+class Session(QtCore.QObject):
+    """Everything one window shows, and the only way the window changes the project."""
+
+    sig_project = QtCore.Signal()  # a project was opened or closed
+    sig_workspace = QtCore.Signal()  # rows were (re)loaded: everything redraws
+    sig_changed = QtCore.Signal(object)  # Change after apply / undo / redo
+    sig_analysis = QtCore.Signal()  # the analysis was applied or cleared
+    sig_stale = QtCore.Signal(str)  # an answer arrived after the data changed
+    sig_error = QtCore.Signal(str, str)  # user message, detail
+    sig_message = QtCore.Signal(str)  # a transient status-bar message
+    sig_load_problems = QtCore.Signal(object)  # list[LoadError] of the last load
+    sig_device = QtCore.Signal(str)  # encoder device in use ("cpu"/"cuda")
+    sig_vectors = QtCore.Signal()  # vectors became available (neighbours, find similar)
+
+    def __init__(self, jobs: JobCenter | None = None, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.jobs = jobs or JobCenter(self)
+        self.selection = SelectionModel(self)
+        self.project = None
+        self.ws = None
+        self.vectors: tuple[np.ndarray, np.ndarray] | None = None
+        self.analysis: AnalysisView | None = None
+        self.encoder = None
+        self.content_rev = 0
+        self.analysis_stale = False
+        self.load_problems: list = []
+        self.jobs["load"].sig_finished.connect(self._on_loaded)
+        self.jobs["load"].sig_failed.connect(self._on_failed)
+        self.jobs["analyse"].sig_finished.connect(self._on_analysed)
+        self.jobs["analyse"].sig_failed.connect(self._on_analyse_failed)
+        self.jobs["embed"].sig_finished.connect(self._on_vectors)
+        self.jobs["embed"].sig_failed.connect(self._on_failed)
+        self.jobs["search"].sig_finished.connect(self._on_query)
+        self.jobs["search"].sig_failed.connect(self._on_failed)
+        self._after_vectors: list = []
+
+    # -- project -------------------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return self.project.path.name if self.project is not None else ""
+
+    def open_project(self, path: str | Path, *, analyse: bool = False) -> bool:
+        """Open a project and load its data in the background. False (and a message) on error."""
+        from workbench.project import Project
+
+        try:
+            project = Project.open(path)
+        except WorkbenchError as exc:
+            self.sig_error.emit(exc.user_message, exc.detail or "")
+            return False
+        self._set_project(project)
+        self.reload(analyse=analyse)
+        return True
+
+    def new_project(self, path: str | Path) -> bool:
+        from workbench.project import Project
+
+        try:
+            project = Project.create(path)
+        except WorkbenchError as exc:
+            self.sig_error.emit(exc.user_message, exc.detail or "")
+            return False
+        self._set_project(project)
+        self._set_workspace(None)
+        return True
+
+    def _set_project(self, project) -> None:
+        self.close()
+        self.project = project
+        self.sig_project.emit()
+
+    def close(self) -> None:
+        """Close the project (every action is already durable: nothing to save)."""
+        self.jobs.cancel_all()
+        if self.project is not None:
+            try:
+                self.project.close()
+            except Exception:  # noqa: BLE001 - closing must never block quitting
+                log.exception("closing project")
+        self.project = None
+        self.ws = None
+        self.vectors = None
+        self.analysis = None
+        self.analysis_stale = False
+        self.selection.reset(0)
+        self.sig_project.emit()
+
+    def add_sources(self, paths: list[str | Path], role: str) -> bool:
+        """Add data files with a role, then reload. Errors are shown, nothing is half-added."""
+        if self.project is None:
+            self.sig_error.emit("Open or create a project first.", "")
+            return False
+        added = []
+        for path in paths:
+            try:
+                info = self.project.add_source(path, role)
+                added.append(info.name)
+            except WorkbenchError as exc:
+                self.sig_error.emit(exc.user_message, exc.detail or "")
+        if added:
+            self.sig_message.emit(f"Added {', '.join(added)} as {role}")
+            self.reload()
+        return bool(added)
+
+    def reload(self, *, analyse: bool = False) -> None:
+        """Read every source again (in the background) and rebuild the workspace."""
+        if self.project is None:
+            return
+        self.content_rev += 1
+        self.jobs["load"].submit(load_job, self.project, tag=(self.content_rev, analyse),
+                                 label=f"Loading {self.project.path.name}")
+
+    def _on_loaded(self, ws, tag) -> None:
+        rev, analyse = tag
+        if rev != self.content_rev:
+            return
+        self._set_workspace(ws)
+        if ws is not None and self.project is not None:
+            cached = open_cached_analysis(self.project, ws)
+            if cached is not None:
+                self._apply_analysis(cached)
+                self.ensure_vectors()  # from the vector cache, for neighbours and search
+            elif analyse:
+                self.run_analysis()
+
+    def _set_workspace(self, ws) -> None:
+        self.ws = ws
+        self.vectors = None
+        self.analysis = None
+        self.analysis_stale = False
+        self.selection.reset(ws.n if ws is not None else 0)
+        self.load_problems = list(_load_errors(ws))
+        self.sig_workspace.emit()
+        self.sig_analysis.emit()
+        if self.load_problems:
+            self.sig_load_problems.emit(self.load_problems)
+
+    # -- curation ------------------------------------------------------------------------------
+    def apply(self, op) -> Any:
+        """Apply one op through the journal (durable on return); None and a message on error."""
+        if self.project is None:
+            return None
+        try:
+            change = self.project.apply(op)
+        except WorkbenchError as exc:
+            self.sig_error.emit(exc.user_message, exc.detail or "")
+            return None
+        self._after_change(change)
+        return change
+
+    def undo(self):
+        return self._step(self.project.undo if self.project is not None else None)
+
+    def redo(self):
+        return self._step(self.project.redo if self.project is not None else None)
+
+    def _step(self, fn):
+        if fn is None:
+            return None
+        try:
+            change = fn()
+        except WorkbenchError as exc:
+            self.sig_error.emit(exc.user_message, exc.detail or "")
+            return None
+        if change is not None:
+            self._after_change(change)
+        return change
+
+    def _after_change(self, change) -> None:
+        if any(change.changed.get(k) for k in CONTENT_KINDS):
+            self.content_rev += 1
+            if self.analysis is not None:
+                self.analysis_stale = True
+        if change.structural and self.ws is not None:
+            self.selection.resize(self.ws.n)
+            if self.analysis is not None:
+                self.analysis = self.analysis.resized(self.ws)
+        self.sig_changed.emit(change)
+
+    def rows_of(self, ids) -> np.ndarray:
+        """Workspace rows of example ids (ids not in the workspace are skipped)."""
+        out = []
+        for i in ids:
+            try:
+                out.append(self.ws.index_of(tuple(i)))
+            except (KeyError, ValueError, IndexError):
+                continue
+        return np.asarray(out, dtype=np.int64)
+
+    def ids_of(self, rows) -> list[tuple[int, int]]:
+        return [tuple(self.ws.example_id(int(r))) for r in rows]
+
+    # -- analysis ------------------------------------------------------------------------------
+    def analysis_params(self):
+        from workbench.ui.jobs import params_from_settings
+
+        return params_from_settings(self.project)
+
+    def run_analysis(self, params=None) -> None:
+        """Embed (cached) and analyse everything in the background; progress in the status bar."""
+        if self.ws is None or self.project is None:
+            self.sig_error.emit("Load data first: File → Add train data…", "")
+            return
+        if self.ws.n == 0:
+            self.sig_error.emit("There are no examples to analyse yet.", "")
+            return
+        params = params if params is not None else self.analysis_params()
+        model = self.project.settings.get("model", None)
+        device = self.project.settings.get("device", "auto")
+        self.jobs["analyse"].submit(
+            analyse_job, self.ws, params, self.project.data_dir, model=model, device=device,
+            encoder=self.encoder, tag=self.content_rev, label="Analysing")
+
+    def _on_analysed(self, outcome, tag) -> None:
+        if outcome.encoder is not None:
+            self.encoder = outcome.encoder
+            self.sig_device.emit(str(getattr(outcome.encoder, "device", "cpu")))
+        if tag != self.content_rev or self.ws is None or outcome.n != self.ws.n:
+            self.sig_stale.emit("The analysis finished, but the data changed while it ran; "
+                                "its result was not applied. Run the analysis again (Ctrl+R).")
+            return
+        self._apply_analysis(outcome)
+
+    def _apply_analysis(self, outcome) -> None:
+        self.vectors = (outcome.prompt_vecs, outcome.response_vecs) if outcome.prompt_vecs is not None else None
+        self.analysis = AnalysisView(outcome.result, self.ws)
+        self.analysis_stale = False
+        self.sig_analysis.emit()
+        if self.vectors is not None:
+            self.sig_vectors.emit()
+
+    def _on_analyse_failed(self, exc, tag) -> None:
+        if tag != self.content_rev:
+            self.sig_stale.emit("The analysis stopped because the data changed while it ran. "
+                                "Run it again (Ctrl+R).")
+            return
+        self._on_failed(exc, tag)
+
+    def _on_failed(self, exc, tag) -> None:
+        if isinstance(exc, WorkbenchError):
+            self.sig_error.emit(exc.user_message, exc.detail or "")
+        else:
+            detail = getattr(exc, "__wb_traceback__", "") or repr(exc)
+            self.sig_error.emit(f"Something went wrong: {exc}", detail)
+
+
+    # -- vectors and semantic search ------------------------------------------------------------
+    def ensure_vectors(self, then=None) -> bool:
+        """True when vectors are in memory; else fetch them (from the cache) and call ``then``."""
+        if self.vectors is not None and self.ws is not None and len(self.vectors[0]) == self.ws.n:
+            return True
+        if self.ws is None or self.project is None:
+            return False
+        if then is not None:
+            self._after_vectors.append(then)
+        if not self.jobs["embed"].busy:
+            from workbench.ui.jobs import vectors_job
+
+            self.jobs["embed"].submit(vectors_job, self.ws, self.project.settings.get("model", None),
+                                      self.project.settings.get("device", "auto"), self.encoder,
+                                      tag=self.content_rev, label="Loading vectors")
+        return False
+
+    def _on_vectors(self, out, tag) -> None:
+        pv, rv, encoder = out
+        self.encoder = encoder
+        self.sig_device.emit(str(getattr(encoder, "device", "cpu")))
+        if tag != self.content_rev or self.ws is None or len(pv) != self.ws.n:
+            self._after_vectors.clear()
+            return
+        self.vectors = (pv, rv)
+        self.sig_vectors.emit()
+        todo, self._after_vectors = self._after_vectors, []
+        for fn in todo:
+            fn()
+
+    def find_similar(self, *, row: int | None = None, text: str | None = None, callback=None) -> None:
+        """Cosine similarity of every example to ``row``'s prompt or to a typed ``text``;
+        ``callback(sims)`` receives one float per workspace row."""
+        if not self.ensure_vectors(lambda: self.find_similar(row=row, text=text, callback=callback)):
+            return
+        pv = self.vectors[0]
+        if row is not None:
+            callback(pv @ pv[row])
+            return
+        from workbench.ui.jobs import query_job
+
+        self._query_callback = callback
+        self.jobs["search"].submit(query_job, text, self.encoder, self.project.settings.get("model", None),
+                                   self.project.settings.get("device", "auto"), tag=self.content_rev,
+                                   label="Searching")
+
+    def _on_query(self, out, tag) -> None:
+        vec, encoder = out
+        self.encoder = encoder
+        cb = getattr(self, "_query_callback", None)
+        if cb is None or self.vectors is None or tag != self.content_rev:
+            return
+        cb(self.vectors[0] @ vec)
+
+    def neighbours(self, row: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """The k examples closest in meaning to ``row`` (rows, similarities); empty without vectors."""
+        if self.vectors is None or self.ws is None or len(self.vectors[0]) != self.ws.n:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        pv = self.vectors[0]
+        sims = pv @ pv[row]
+        sims[row] = -np.inf
+        k = min(k, len(sims) - 1)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        best = np.argpartition(-sims, k - 1)[:k]
+        best = best[np.argsort(-sims[best])]
+        return best.astype(np.int64), sims[best]
+
+
+def _load_errors(ws) -> list:
+    if ws is None:
+        return []
+    errors = getattr(ws, "errors", None)
+    if errors is not None:
+        return list(errors)
+    out = []
+    for data in getattr(ws, "datas", []) or []:
+        out.extend(getattr(data, "errors", []))
+    return out
