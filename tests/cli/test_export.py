@@ -96,7 +96,7 @@ def test_full_export_with_analysis_rebalance_split_mix_report(project, tmp_path,
     assert "Rebalance to production shares: distance to target" in text
     m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     c = m["counts"]
-    assert c["adds_up"] and c["validation"] > 100 and c["mix"] == round(0.05 * (c["exported_train"] + c["repeats"]))
+    assert c["adds_up"] and c["validation"] > 50 and c["mix"] == round(0.05 * (c["exported_train"] + c["repeats"]))
     assert m["rebalance"]["distance_after"] < m["rebalance"]["distance_before"]
     assert m["clusters"]["distance_to_production_after"] < m["clusters"]["distance_to_production_before"]
     assert m["model"]["encoder"] and m["analysis"]["params"]["near_dup_threshold"]

@@ -6,7 +6,6 @@ import base64
 import re
 import struct
 
-import numpy as np
 import pytest
 
 from tests.curate.conftest import SCRIPT

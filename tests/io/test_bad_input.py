@@ -236,6 +236,12 @@ def test_json_array_one_line_and_bad_element(tmp_path):
         read_source(write(tmp_path, "empty.json", "[]"))
 
 
+def test_text_after_a_json_array_is_reported(tmp_path):
+    src = read_source(write(tmp_path, "two.json", '[\n{"text": "a"}\n]\n\n{"text": "b"}\n'))
+    assert src.prompt == ["a"] and [(e.line, e.reason) for e in src.errors] == [
+        (5, "invalid JSON: text after the end of the JSON array (not read)")]
+
+
 def test_jsonl_of_arrays_is_not_mistaken_for_an_array(tmp_path):
     with pytest.raises(InputError) as info:
         read_source(write(tmp_path, "arrays.jsonl", "[1, 2]\n[3, 4]\n"))

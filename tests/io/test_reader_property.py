@@ -82,3 +82,20 @@ def test_fast_chat_path_matches_the_parser(tmp_path, monkeypatch, lines):
         assert (src.system[i], src.prompt[i], src.response[i]) == (n.system, n.prompt, n.response)
         assert src.n_turns[i] == len(n.turns)
     assert any(fast)  # the fast path was exercised
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(text, min_size=1, max_size=20), indent=st.sampled_from([None, 1, 2, 4]),
+       ascii_=st.booleans())
+def test_json_array_elements_keep_text_and_start_line(tmp_path, texts, indent, ascii_):
+    records = [{"text": t, "i": i} for i, t in enumerate(texts)]
+    body = json.dumps(records, indent=indent, ensure_ascii=ascii_)
+    path = tmp_path / "arr.json"
+    path.write_text(body, encoding="utf-8")
+    src = read_source(path)
+    assert src.container == "json" and not src.errors
+    assert [json.loads(r) for r in src.raw] == records
+    assert src.prompt == texts
+    for raw, line in zip(src.raw, src.lines):
+        start = body.index(raw)
+        assert body.count("\n", 0, start) + 1 == line

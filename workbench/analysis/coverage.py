@@ -301,12 +301,12 @@ def _diverse(vecs: np.ndarray, rows: np.ndarray, k: int) -> list[int]:
         return []
     v = np.asarray(vecs[rows], dtype=np.float32)
     centre = v.mean(axis=0)
-    chosen = [int(np.argmax(v @ centre))]
-    maxsim = v @ v[chosen[0]]
+    chosen = [int(np.argmax(np.einsum("ij,j->i", v, centre)))]
+    maxsim = np.einsum("ij,j->i", v, v[chosen[0]])
     while len(chosen) < min(k, len(rows)):
         j = int(np.argmin(maxsim))
         if maxsim[j] >= 0.999:
             break
         chosen.append(j)
-        maxsim = np.maximum(maxsim, v @ v[j])
+        maxsim = np.maximum(maxsim, np.einsum("ij,j->i", v, v[j]))
     return [int(rows[j]) for j in chosen]

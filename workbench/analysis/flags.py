@@ -5,15 +5,16 @@ the normalised view (system, prompt, response) and, when given, the turn structu
 is *expected* for rows whose role is ``train``, ``eval`` or ``reference``; production inputs are
 prompts only and never get response flags.
 
-Length outliers are relative to the dataset: over all non-empty responses, let ``m`` be the
-median and ``s = 1.4826 * MAD`` of the natural log of the character length. A response is
-``very_short_response`` when ``log(len) < m - max(3.5 s, log 5)`` and ``very_long_response``
-when ``log(len) > m + max(3.5 s, log 5)``: at least five times shorter/longer than the typical
-response *and* a robust outlier. So a dataset of one-word labels flags nothing, and a dataset
-of essays flags the three-word answers.
+Length outliers are relative to the dataset: over all non-empty expected responses, with
+median length ``m`` (characters, trimmed), a response is ``very_short_response`` when it is
+shorter than both the 0.5th percentile and ``m / 5``, and ``very_long_response`` when it is
+longer than both the 99.5th percentile and ``5 * m``. So a dataset of one-word labels flags
+nothing, and in a dataset of essays at most the extreme half percent on each side is flagged.
 
-Everything is one pass of precompiled regular expressions per text; 100k rows take about a
-second or two.
+Speed: the text rules (PII, refusal, encoding, template) scan each column joined into one string
+with a cheap gate (literal substrings or a simple regex) and run the full pattern only on the
+rows that pass it; system prompts are checked once per distinct text. 100k rows take a few
+seconds.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from workbench.analysis.textnorm import normalise
 FLAG_DEFINITIONS: dict[str, str] = {
     "empty_prompt": "The prompt (user turn) is empty or whitespace only.",
     "empty_response": "A response is expected (train/eval/reference) but it is empty or whitespace only.",
-    "very_short_response": "Response at least 5x shorter than the dataset's median response and a robust "
-                           "outlier (log-length more than 3.5 MADs below the median).",
-    "very_long_response": "Response at least 5x longer than the dataset's median response and a robust "
-                          "outlier (log-length more than 3.5 MADs above the median).",
-    "truncated": "Response looks cut off: an unclosed ``` code fence, or at least 12 words ending "
-                 "without closing punctuation, or ending on a dangling word (and/the/of/to/...), "
-                 "a comma or a colon.",
+    "very_short_response": "Response shorter than 1/5 of the dataset's median response length and than "
+                           "its 0.5th percentile.",
+    "very_long_response": "Response longer than 5x the dataset's median response length and than its "
+                          "99.5th percentile.",
+    "truncated": "Response looks cut off: an unclosed ``` code fence, or it ends on a comma, colon, "
+                 "semicolon, hyphen or opening bracket, or (4+ words) on a word that cannot end a "
+                 "sentence (and/or/the/a/of/to/with/...). A missing final full stop alone is not "
+                 "flagged: people often write short answers without one.",
     "refusal": "Response contains refusal or AI-disclaimer boilerplate (\"As an AI language model\", "
                "\"I cannot help with\", \"I'm sorry, but I can't\").",
     "echoes_prompt": "Response repeats the prompt verbatim (after normalisation) instead of answering it.",
@@ -76,8 +78,8 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _END_OK = set(".!?…\"'”’)]}`*>;|~=")
-_DANGLING = frozenset("and or but the a an of to with for in on at by from as that which because "
-                      "is are was were be if then so than like such".split())
+_DANGLING = frozenset("and or but nor the a an of to with for from because than such whose whether "
+                      "my your their our his its is are was were very".split())
 _EMAIL = re.compile(r"\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _PHONE = re.compile(r"(?<![\w+])\+\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}(?!\w)"
                     r"|(?<![\w(])\(\d{3}\)\s?\d{3}[\s.-]\d{4}(?!\w)|(?<![\w-])\d{3}[.-]\d{3}[.-]\d{4}(?![\w-])")
@@ -113,7 +115,7 @@ def _luhn_ok(digits: str) -> bool:
 
 def _card_ok(match: str) -> bool:
     digits = re.sub(r"\D", "", match)
-    return 13 <= len(digits) <= 19 and len(set(digits)) > 2 and _luhn_ok(digits)
+    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn_ok(digits)
 
 
 def _iban_ok(match: str) -> bool:
@@ -218,14 +220,11 @@ def _truncated(text: str) -> bool:
     stripped = text.rstrip()
     if not stripped:
         return False
-    last = stripped[-1]
-    if last in ",:":
+    if stripped[-1] in ",:;(-[{" and not stripped.endswith(("--", ":-)", ":)")):
         return True
-    if last in _END_OK or last.isdigit():
+    if stripped[-1] in _END_OK or stripped[-1].isdigit():
         return False
     words = stripped.split()
-    if len(words) >= 12:
-        return True
     return len(words) >= 4 and words[-1].lower() in _DANGLING
 
 
@@ -335,12 +334,10 @@ def _length_bounds(responses: Sequence[str], expects: np.ndarray) -> tuple[float
     sel = lens[(lens > 0) & expects]
     if len(sel) < 20:  # too few to say what "typical" is
         return 0.0, math.inf, {}
-    logs = np.log(sel)
-    med = float(np.median(logs))
-    mad = float(np.median(np.abs(logs - med))) * 1.4826
-    margin = max(3.5 * mad, math.log(5))
-    lo, hi = math.exp(med - margin), math.exp(med + margin)
-    return lo, hi, {"median_chars": round(math.exp(med), 1), "short_below_chars": round(lo, 1),
+    med = float(np.median(sel))
+    lo = min(float(np.quantile(sel, 0.005)), med / 5)
+    hi = max(float(np.quantile(sel, 0.995)), med * 5)
+    return lo, hi, {"median_chars": round(med, 1), "short_below_chars": round(lo, 1),
                     "long_above_chars": round(hi, 1)}
 
 

@@ -135,10 +135,12 @@ def _add_rows(sums: np.ndarray, assign: np.ndarray, rows: np.ndarray) -> None:
     sums[a[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
-def ivf_graph(
-    vectors: np.ndarray,
+def ivf_search(
+    query: np.ndarray,
+    base: np.ndarray,
     k: int,
     *,
+    exclude_self: bool = False,
     n_probe: int = N_PROBE,
     n_cells: int | None = None,
     seed: int = 42,
@@ -146,39 +148,49 @@ def ivf_graph(
     cancel: CancelToken | None = None,
     phase: str = "neighbour graph (approximate)",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate kNN of every row among all rows (self excluded), see the module docstring."""
+    """Approximate k nearest rows of ``base`` for each row of ``query`` (see the module
+    docstring); ``exclude_self`` when query is base. Same output form as :func:`knn`."""
     progress, cancel = ensure(progress, cancel)
     kern = _kernels()
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    n = len(vectors)
-    n_cells = int(n_cells or max(8, round(np.sqrt(n))))
-    n_cells = min(n_cells, n)
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    query = base if exclude_self else np.ascontiguousarray(query, dtype=np.float32)
+    nq, nb = len(query), len(base)
+    if nq == 0 or nb == 0 or k == 0:
+        return np.full((nq, k), -1, dtype=np.int32), np.full((nq, k), -np.inf, dtype=np.float32)
+    n_cells = min(int(n_cells or max(8, round(np.sqrt(nb)))), nb)
     n_probe = min(n_probe, n_cells)
-    progress(0, n, phase)
-    centres = _spherical_kmeans(vectors, n_cells, seed, kern)
+    progress(0, nq, phase)
+    centres = _spherical_kmeans(base, n_cells, seed, kern)
     cancel.check()
-    cell = _assign(vectors, centres, kern)
-    order = np.argsort(cell, kind="stable")
-    bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))
-    members = [order[bounds[c]:bounds[c + 1]] for c in range(n_cells)]
+
+    def groups(vectors: np.ndarray) -> list[np.ndarray]:
+        cell = _assign(vectors, centres, kern)
+        order = np.argsort(cell, kind="stable")
+        bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))
+        return [order[bounds[c]:bounds[c + 1]] for c in range(n_cells)]
+
+    members = groups(base)
+    queries = members if exclude_self else groups(query)
     probes = np.argsort(-(centres @ centres.T), axis=1, kind="stable")[:, :n_probe]
-    best_s = np.full((n, k), -np.inf, dtype=np.float32)
-    best_i = np.full((n, k), -1, dtype=np.int64)
+    best_s = np.full((nq, k), -np.inf, dtype=np.float32)
+    best_i = np.full((nq, k), -1, dtype=np.int64)
+    no_self = np.full(BLOCK, -1, dtype=np.int64)
 
     def search_cell(c: int) -> int:
-        rows = members[c]
+        rows = queries[c]
         if not len(rows):
             return 0
         cancel.check()
         cand = np.concatenate([members[p] for p in probes[c]])
-        cand_vecs = vectors[cand]
+        cand_vecs = base[cand]
         for start in range(0, len(rows), BLOCK):
             q = rows[start:start + BLOCK]
             bs, bi = best_s[q], best_i[q]
-            qv = vectors[q]
+            qv = query[q]
+            me = q if exclude_self else no_self[:len(q)]
             for c0 in range(0, len(cand), COL_BLOCK):
                 sim = qv @ cand_vecs[c0:c0 + COL_BLOCK].T
-                kern.topk_merge_serial(sim, cand[c0:c0 + COL_BLOCK], q, bs, bi)
+                kern.topk_merge_serial(sim, cand[c0:c0 + COL_BLOCK], me, bs, bi)
             best_s[q], best_i[q] = bs, bi  # cells are disjoint: no two threads write one row
         return len(rows)
 
@@ -191,7 +203,7 @@ def ivf_graph(
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(_threads()) as pool:
         for rows_done in pool.map(search_cell, range(n_cells)):
             done += rows_done
-            progress(done, n, phase)
+            progress(done, nq, phase)
     return kern.sort_rows(best_s, best_i)
 
 
@@ -214,5 +226,6 @@ def build_graph(
         idx, sims = knn(vectors, vectors, k, exclude_self=True, progress=progress, cancel=cancel,
                         phase="neighbour graph (exact)")
         return NeighbourGraph(idx, sims, exact=True)
-    idx, sims = ivf_graph(vectors, k, n_probe=n_probe, seed=seed, progress=progress, cancel=cancel)
+    idx, sims = ivf_search(vectors, vectors, k, exclude_self=True, n_probe=n_probe, seed=seed,
+                           progress=progress, cancel=cancel)
     return NeighbourGraph(idx, sims, exact=False)

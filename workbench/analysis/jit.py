@@ -26,11 +26,13 @@ from workbench.core import paths
 
 _lock = threading.Lock()
 _cached_modules: set[str] = set()
+# a NUMBA_CACHE_DIR set before the workbench started (e.g. a CI cache) wins
+_USER_CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or None
 
 
 def prepare() -> None:
     """Point numba's cache at the workbench cache folder (idempotent, cheap)."""
-    cache_dir = str(paths.numba_cache_dir())
+    cache_dir = _USER_CACHE_DIR or str(paths.numba_cache_dir())
     os.environ["NUMBA_CACHE_DIR"] = cache_dir
     import sys
 

@@ -7,7 +7,7 @@ All prompts of a cluster are treated as one document. A term's weight in cluster
 where ``tf`` is the term's count in c divided by c's total term count, ``A`` the average number
 of terms per cluster and ``f(t)`` the term's count over all clusters — so a word frequent in one
 cluster and rare elsewhere wins, and words common everywhere ("please", "help") lose. English stop
-words are dropped; simple inflections are merged onto a base form that occurs in the data
+words (plus contraction fragments and filler such as "please", "get") are dropped; simple inflections are merged onto a base form that occurs in the data
 ("cards" -> "card", "arrived" -> "arrive") so one label does not spend two of its terms on one
 word. A label is the top terms joined by " · ", e.g. ``card · arrive · delivery``.
 
@@ -23,6 +23,13 @@ import numpy as np
 
 SEPARATOR = " · "
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"  # words of two or more letters
+# besides scikit-learn's English stop words: contraction fragments ("I've" -> "ve") and
+# greetings / filler verbs that say nothing about a topic
+EXTRA_STOP_WORDS = frozenset("""
+    ve ll re don didn doesn isn wasn aren weren haven hasn hadn couldn wouldn shouldn won ain im ive
+    did does doing got get gets getting want wants wanted need needs like know tell let lets
+    please pls thanks thank hi hello hey ok okay just really sure yes
+""".split())
 
 
 def _base_candidates(t: str) -> list[str]:
@@ -85,7 +92,10 @@ def ctfidf_terms(
         rows.extend(members.tolist())
         row_cluster.extend([int(c)] * len(members))
     docs = [texts[i] or "" for i in rows]
-    vectorizer = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN,
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS),
+                                 token_pattern=TOKEN_PATTERN,
                                  lowercase=True, dtype=np.float32)
     try:
         x = vectorizer.fit_transform(docs)

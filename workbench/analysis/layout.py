@@ -5,8 +5,9 @@ and reference rows share one map.
   search): UMAP wants each row's own index first with distance 0 and cosine *distances*
   (1 - similarity), which :func:`umap_knn` builds from a :class:`NeighbourGraph`.
 * Above ``fit_limit`` rows UMAP is fitted on a seeded random sample of ``fit_limit`` rows and the
-  rest is placed with ``UMAP.transform`` in batches (each row lands beside its nearest sampled
-  neighbours), which is what lets a million rows finish on a workstation.
+  rest is placed as ``UMAP.transform`` would place it (see :func:`place`), in batches: each row
+  lands beside its nearest sampled neighbours. This is what lets a million rows finish on a
+  workstation.
 * With a ``seed`` the result is reproducible (UMAP then runs its optimisation on one thread);
   ``seed=None`` is faster on many cores but differs from run to run.
 
@@ -20,11 +21,12 @@ import warnings
 import numpy as np
 
 from workbench.analysis import jit
-from workbench.analysis.graph import NeighbourGraph
+from workbench.analysis.graph import NeighbourGraph, build_graph, ivf_search, knn
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
 FIT_LIMIT = 50_000
-TRANSFORM_BATCH = 50_000
+TRANSFORM_BATCH = 100_000
+EXACT_PLACE_LIMIT = 5e8  # query x base pairs below which placing searches exactly
 PHASE = "map layout (cannot be interrupted)"
 
 
@@ -80,6 +82,66 @@ def _make_umap(n_neighbors: int, n_components: int, min_dist: float, seed: int |
     return umap.UMAP(**kwargs)
 
 
+def place(model, sample_vecs: np.ndarray, sample_coords: np.ndarray, rest_vecs: np.ndarray,
+          n_neighbors: int, seed: int | None, *, progress: ProgressFn | None = None,
+          cancel: CancelToken | None = None) -> np.ndarray:
+    """Place rows that were not part of the UMAP fit, as ``UMAP.transform`` does, but with the
+    workbench's own neighbour search (no pynndescent index to compile or keep):
+
+    1. the ``n_neighbors`` nearest sampled rows of each row (IVF search, exact when small);
+    2. UMAP's fuzzy membership strengths to them (``smooth_knn_dist`` +
+       ``compute_membership_strengths``, with UMAP's transform settings);
+    3. start at the strength-weighted mean of those neighbours' positions;
+    4. refine with UMAP's own SGD (``optimize_layout_euclidean``), sampled rows held fixed,
+       30 epochs (100 below 10,000 rows), in batches that check ``cancel``.
+    """
+    from scipy.sparse import coo_matrix
+    from sklearn.utils import check_random_state
+
+    jit.umap()  # cache settings before umap's submodules load
+    from umap.layouts import optimize_layout_euclidean
+    from umap.umap_ import (INT32_MAX, INT32_MIN, compute_membership_strengths,
+                            make_epochs_per_sample, smooth_knn_dist)
+
+    progress, cancel = ensure(progress, cancel)
+    n_rest, n_sample = len(rest_vecs), len(sample_vecs)
+    out = np.zeros((n_rest, sample_coords.shape[1]), dtype=np.float32)
+    if n_rest == 0:
+        return out
+    random_state = check_random_state(seed)
+    sample_coords = np.ascontiguousarray(sample_coords, dtype=np.float32)
+    for start in range(0, n_rest, TRANSFORM_BATCH):
+        cancel.check()
+        part = rest_vecs[start:start + TRANSFORM_BATCH]
+        if len(part) * n_sample <= EXACT_PLACE_LIMIT:
+            idx, sims = knn(part, sample_vecs, n_neighbors, cancel=cancel)
+        else:
+            idx, sims = ivf_search(part, sample_vecs, n_neighbors, seed=seed or 0, cancel=cancel)
+        dists = np.where(idx >= 0, np.clip(1.0 - sims, 0.0, 2.0), 2.0).astype(np.float32)
+        idx = idx.astype(np.int32)
+        sigmas, rhos = smooth_knn_dist(dists, float(n_neighbors), local_connectivity=0.0)
+        rows, cols, vals, _ = compute_membership_strengths(idx, dists, sigmas, rhos, bipartite=True)
+        w = vals.reshape(idx.shape).astype(np.float64)
+        w[idx < 0] = 0.0
+        wsum = w.sum(axis=1)
+        nb = sample_coords[np.maximum(idx, 0)]  # (m, k, dim)
+        init = np.einsum("mk,mkd->md", w, nb) / np.maximum(wsum, 1e-12)[:, None]
+        lonely = wsum <= 0
+        init[lonely] = sample_coords[np.maximum(idx[lonely, 0], 0)]
+        init = init.astype(np.float32)
+        n_epochs = 100 if n_rest <= 10_000 else 30
+        keep = (vals >= vals.max() / float(n_epochs)) & (cols >= 0)
+        graph = coo_matrix((vals[keep], (rows[keep], cols[keep])), shape=(len(part), n_sample))
+        eps = make_epochs_per_sample(graph.data, n_epochs)
+        rng_state = random_state.randint(INT32_MIN, INT32_MAX, 3).astype(np.int64)
+        out[start:start + len(part)] = optimize_layout_euclidean(
+            init, sample_coords.copy(), graph.row, graph.col, n_epochs, n_sample, eps,
+            model._a, model._b, rng_state, model.repulsion_strength, model._initial_alpha / 4.0,
+            model.negative_sample_rate, seed is None, verbose=False, move_other=False)
+        progress(min(start + TRANSFORM_BATCH, n_rest), n_rest, "map layout: placing the rest")
+    return out
+
+
 def umap_layout(
     vectors: np.ndarray,
     graph: NeighbourGraph,
@@ -118,17 +180,17 @@ def umap_layout(
             rng = np.random.default_rng(seed)
             sample = np.sort(rng.choice(n, size=fit_limit, replace=False))
             rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
-            model = _make_umap(n_neighbors, n_components, min_dist, seed, n_epochs)
+            progress(0, n, PHASE)
+            sample_graph = build_graph(vectors[sample], max(n_neighbors - 1, 1), seed=seed or 0,
+                                       cancel=cancel)
+            nn = max(2, min(n_neighbors, fit_limit - 1))
+            knn_i, knn_d = umap_knn(sample_graph, nn)
+            model = _make_umap(nn, n_components, min_dist, seed, n_epochs, (knn_i, knn_d))
             coords = np.empty((n, n_components), dtype=np.float32)
             coords[sample] = model.fit_transform(vectors[sample])
-            done = fit_limit
-            progress(done, n, "map layout: placing the rest")
-            for start in range(0, len(rest), TRANSFORM_BATCH):
-                cancel.check()
-                part = rest[start:start + TRANSFORM_BATCH]
-                coords[part] = model.transform(vectors[part])
-                done += len(part)
-                progress(done, n, "map layout: placing the rest")
+            progress(fit_limit, n, "map layout: placing the rest")
+            coords[rest] = place(model, vectors[sample], coords[sample], vectors[rest], nn, seed,
+                                 progress=lambda d, t, p: progress(fit_limit + d, n, p), cancel=cancel)
     coords = np.asarray(coords, dtype=np.float32)
     if not np.all(np.isfinite(coords)):  # a degenerate input (all rows identical) can give NaN
         coords = np.nan_to_num(coords, nan=0.0, posinf=0.0, neginf=0.0)

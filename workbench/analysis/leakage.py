@@ -11,7 +11,8 @@ An eval row *leaks* when any of these holds, each with its training match:
   13, as in the GPT-3 contamination study) of its prompt + response text occur in the prompt +
   response text of training rows. Texts shorter than ``n`` words have no n-grams, so short
   queries are judged by the first two tests only. The match is the train row that shares the
-  most n-grams.
+  most n-grams (each shared n-gram counted
+  for the first train row holding it).
 
 Ranked: exact first, then by prompt similarity, then by n-gram overlap.
 """
@@ -109,21 +110,30 @@ def find_leakage(
     ng_match = np.full(len(ev), -1, np.int64)
     has_ng = np.bincount(er, minlength=len(ev)) > 0
     if len(eh) and len(trh):
-        t_order = np.argsort(trh, kind="stable")
-        trh_s = trh[t_order]
-        p = np.clip(np.searchsorted(trh_s, eh), 0, len(trh_s) - 1)
-        hit = trh_s[p] == eh
+        # look the (many) train n-grams up in the (few) sorted eval n-grams, not the other way round
+        e_sorted = np.unique(eh)
+        p = np.clip(np.searchsorted(e_sorted, trh), 0, len(e_sorted) - 1)
+        t_hit = e_sorted[p] == trh
+        found_h, found_row = trh[t_hit], trr[t_hit]
+        hit = np.isin(eh, found_h)
         total = np.bincount(er, minlength=len(ev))
         hits = np.bincount(er[hit], minlength=len(ev))
         overlap = np.where(total > 0, hits / np.maximum(total, 1), 0).astype(np.float32)
         # match: the train row holding the most of this eval row's n-grams
         if hit.any():
-            pairs = np.stack([er[hit], trr[t_order[p[hit]]]], axis=1)
-            uniq, counts = np.unique(pairs, axis=0, return_counts=True)
-            best = np.lexsort((-counts, uniq[:, 0]))
-            u = uniq[best]
-            first = np.r_[True, u[1:, 0] != u[:-1, 0]]
-            ng_match[u[first, 0]] = tr[u[first, 1]]
+            # each matched n-gram votes for the first train row that holds it; most votes wins
+            fo = np.lexsort((found_row, found_h))
+            fh, fr = found_h[fo], found_row[fo]
+            keep = np.r_[True, fh[1:] != fh[:-1]]
+            fh, fr = fh[keep], fr[keep]
+            votes_t = fr[np.searchsorted(fh, eh[hit])]
+            key = er[hit].astype(np.int64) * (len(tr) + 1) + votes_t
+            uk, counts = np.unique(key, return_counts=True)
+            e_of, t_of = uk // (len(tr) + 1), uk % (len(tr) + 1)
+            best = np.lexsort((t_of, -counts, e_of))
+            e_b, t_b = e_of[best], t_of[best]
+            first = np.r_[True, e_b[1:] != e_b[:-1]]
+            ng_match[e_b[first]] = tr[t_b[first]]
     ngo[ev] = np.where(has_ng, overlap, np.nan)
     progress(2, 3, "leakage")
 

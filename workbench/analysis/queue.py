@@ -101,7 +101,7 @@ def review_queue(
         order.append(j)
         redundancy.append(float(maxsim[j]))
         taken[j] = True
-        maxsim = np.maximum(maxsim, v @ v[j])
+        maxsim = np.maximum(maxsim, np.einsum("ij,j->i", v, v[j]))
     progress(size, size, "review queue")
     rows = cand[order]
     queue_rank[rows] = np.arange(len(rows), dtype=np.int32)

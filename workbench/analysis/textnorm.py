@@ -19,11 +19,11 @@ from typing import Sequence
 import numpy as np
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-# ASCII fast path: the same mapping as _NON_WORD + casefold, as a byte table
-_ASCII_TABLE = bytes((c + 32) if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122) else 32
-                     for c in range(256))
-_US = 0x1F  # unit separator: joins texts in the ASCII fast path
-_ASCII_TABLE_US = _ASCII_TABLE[:_US] + bytes([_US]) + _ASCII_TABLE[_US + 1:]
+# Fast path, the same mapping as _NON_WORD + casefold on ASCII, as a byte table; bytes >= 0x80
+# (already-normalised non-ASCII letters) and the 0x1F joiner pass unchanged.
+_US = 0x1F
+_TABLE = bytes((c + 32) if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c >= 128 or c == _US)
+               else 32 for c in range(256))
 
 
 def normalise(text: str | None) -> str:
@@ -31,31 +31,26 @@ def normalise(text: str | None) -> str:
     if not text:
         return ""
     if text.isascii():
-        return " ".join(text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split())
+        return " ".join(text.encode("ascii").translate(_TABLE).decode("ascii").split())
     text = unicodedata.normalize("NFKC", text)
     return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
+def _normalised_column(texts: Sequence[str | None]) -> str:
+    """All texts normalised (words separated by runs of spaces) and joined by \\x1f, in one
+    byte-table pass; non-ASCII texts are normalised one by one first."""
+    prepared = [t if (t is None or t.isascii()) else normalise(t) for t in texts]
+    joined = "\x1f".join([t or "" for t in prepared])
+    if joined.count("\x1f") != max(len(texts) - 1, 0):  # a text contains the joiner itself
+        joined = "\x1f".join([(t or "").replace("\x1f", " ") for t in prepared])
+    return joined.encode("utf-8", "surrogatepass").translate(_TABLE).decode("utf-8", "surrogatepass")
+
+
 def normalise_many(texts: Sequence[str | None]) -> list[str]:
-    """:func:`normalise` of every text; ASCII texts go through one byte-table pass over the
-    joined column (several times faster than one call per text at 100k rows)."""
-    texts = [t or "" for t in texts]
-    out = [""] * len(texts)
-    fast = [i for i, t in enumerate(texts) if t.isascii() and "\x1f" not in t]
-    if fast:
-        joined = "\x1f".join([texts[i] for i in fast]).encode("ascii")
-        parts = joined.translate(_ASCII_TABLE_US).decode("ascii").split("\x1f")
-        for i, part in zip(fast, parts):
-            out[i] = " ".join(part.split())
-    if len(fast) < len(texts):
-        is_fast = np.zeros(len(texts), bool)
-        is_fast[fast] = True
-        for i in np.nonzero(~is_fast)[0]:
-            out[i] = normalise(texts[i])
-    return out
-
-
-_SENTINEL = "ǂǂǂ"  # a letter run that survives normalisation and occurs in no real text
+    """:func:`normalise` of every text, several times faster than one call per text."""
+    if not len(texts):
+        return []
+    return [" ".join(part.split()) for part in _normalised_column(texts).split("\x1f")]
 
 
 def text_hashes(texts: Sequence[str | None]) -> np.ndarray:
@@ -83,17 +78,17 @@ def ngram_hashes(texts: Sequence[str | None], n: int) -> tuple[np.ndarray, np.nd
     Texts shorter than ``n`` words contribute nothing. Word ids come from one shared vocabulary
     for the call, so hashes from *one* call are comparable; hash both sides of a comparison in
     one call (see :func:`shared_ngram_hashes`). The whole column is normalised and split as one
-    string (fast at 100k rows); text boundaries are marked by a sentinel word.
+    string; text boundaries become the word "SENT" (upper case, so no normalised word equals it).
     """
     import pandas as pd
 
     if not len(texts):
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    flat = f" {_SENTINEL} ".join(normalise_many([(t or "").replace(_SENTINEL, " ") for t in texts])).split()
+    flat = _normalised_column(texts).replace("\x1f", " SENT ").split()
     ids, uniques = pd.factorize(pd.Series(flat, dtype=object))
-    sentinel_id = int(np.nonzero(uniques == _SENTINEL)[0][0]) if len(texts) > 1 else -1
-    is_sep = ids == sentinel_id
-    row_of_token = np.cumsum(is_sep)  # separators count as the next row's, but are never inside an n-gram
+    sep = np.nonzero(uniques == "SENT")[0]
+    is_sep = ids == (int(sep[0]) if len(sep) else -1)
+    row_of_token = np.cumsum(is_sep)
     m = len(ids) - n + 1
     if m <= 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
@@ -103,7 +98,7 @@ def ngram_hashes(texts: Sequence[str | None], n: int) -> tuple[np.ndarray, np.nd
         for t in range(n):
             h = h * _P + ids[t:t + m]
     seps = np.concatenate([[0], np.cumsum(is_sep)])
-    valid = seps[n:n + m] - seps[:m] == 0  # no separator inside the window
+    valid = seps[n:n + m] - seps[:m] == 0  # no boundary inside the window
     return h[valid], row_of_token[:m][valid].astype(np.int64)
 
 

@@ -7,13 +7,14 @@ A plain export (no --split/--rebalance/--mix/--report) needs no analysis and no 
 examples are left out, edits applied, weights applied, added examples included.
 
 **Analysis.** ``--rebalance`` needs clusters, ``--split`` stratifies by cluster, ``--report``
-shows the map and the findings, ``--mix`` samples by embeddings. With any of them the export
-first brings the project's analysis up to date through the same pipeline as ``workbench
-analyze`` (embedding cache, then :func:`workbench.analysis.pipeline.analyze`, which reuses the
-stored results when nothing changed) and keeps it in the project's analysis folder (setting
+shows the map and the findings. With any of these three the export first brings the project's
+analysis up to date through the same pipeline as ``workbench analyze`` (embedding cache, then
+:func:`workbench.analysis.pipeline.analyze`, which reuses the stored results when nothing
+changed) and keeps it in the project's analysis folder (setting
 ``analysis.dir``, default ``PROJECT-data/analysis``; ``--analysis DIR`` to choose). With
 ``--no-analysis`` it never runs the analysis: ``--rebalance`` then fails with a message,
 ``--split`` keeps exact duplicates together but is not stratified, the report has no map.
+``--mix`` needs only embeddings (the encoder with its cache), not the analysis.
 
 **Rebalance** is applied to the project as one undoable step ("Rebalance to production
 shares") before the export, so the manifest lists each capped example with the op id; undo it
@@ -143,14 +144,15 @@ def run(args: argparse.Namespace) -> int:
     options.validate()
     if args.rebalance and args.no_analysis:
         raise WorkbenchError("--rebalance needs the analysis (clusters); drop --no-analysis.")
-    wants_analysis = not args.no_analysis and bool(args.rebalance or args.split or args.report or mix)
+    wants_analysis = not args.no_analysis and bool(args.rebalance or args.split or args.report)
     bar = ProgressBar()
     with Project.open(default_project_path(args.project), read_only=not args.rebalance) as project:
         ws = project.load(progress=bar)
         bar.close()
         embed = result = None
-        if wants_analysis:
+        if wants_analysis or mix:
             encoder, embed = _embedder(args, bar)
+        if wants_analysis:
             result = _analysis(project, ws, args, encoder, embed, bar)
         elif args.analysis:
             from workbench.analysis.pipeline import AnalysisResult

@@ -15,7 +15,7 @@
                  ``train_lines = exported_train + repeats + mix``; ``validation_lines = validation``
 ``by_source``    the same counts per train source (added examples under ``added``)
 ``clusters``     per cluster: label, training examples before (loaded), rejected, exported,
-                 training lines after (repeats applied), validation, production, shares and
+                 training lines after (repeats applied), validation, production (not rejected), and
                  the total-variation distance to production shares before/after (null without analysis)
 ``removals``     every rejected example, grouped by the op that rejected it: op id, time, reason
 ``edits``        every edited example with the op id of its current edit
@@ -102,7 +102,7 @@ def _cluster_table(snap, train_all, exported, repeats, validation) -> dict[str, 
     if view is None:
         return None
     c = view.cluster
-    prod = snap.role == "production"
+    prod = (snap.role == "production") & ~snap.rejected
     ids = sorted(set(c[train_all].tolist()) | set(c[prod].tolist()))
 
     def count(rows, weights=None) -> dict[int, float]:

@@ -25,7 +25,7 @@ ROLE_RGB = {
     "production": (230, 159, 0),
     "eval": (0, 158, 115),
     "reference": (204, 121, 167),
-    "rejected": (213, 94, 0),
+    "rejected": (190, 190, 190),  # dimmed, not hidden
 }
 BACKGROUND = (255, 255, 255)
 

@@ -21,7 +21,8 @@ from workbench.curate.context import CurationSnapshot
 from workbench.curate.mix import MixPick
 
 FILE_SUFFIXES = {".jsonl": ("source", "chat"), ".parquet": ("parquet",)}
-BATCH = 5000
+BATCH = 5000  # lines per write (and per progress/cancel check)
+
 
 @dataclass
 class Part:
@@ -36,10 +37,12 @@ class Part:
 
 @dataclass
 class Out:
+    """One output file: its parts in order, and (after writing) line count, sha256, segments."""
+
     name: str
     split: str
     schema: str | None
-    parts: list[_Part] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
     lines: int = 0
     sha256: str = ""
     segments: list[dict[str, Any]] = field(default_factory=list)

@@ -5,7 +5,7 @@ Definitions a curator relies on:
 - **Effective count** of a cluster = the sum of the weights of its active (not rejected) training
   examples: an example with weight 3 is trained on three times.
 - **Targets** are shares per cluster: ``production`` (each cluster's share of the production
-  inputs), ``uniform`` (every training cluster the same), or ``custom`` (shares given per cluster;
+  inputs that are not rejected), ``uniform`` (every training cluster the same), or ``custom`` (shares given per cluster;
   unlisted training clusters share what is left in proportion to their current size). Noise
   (cluster -1) is left alone and is not part of the shares. The target total is the current
   effective total of the clustered training examples, so rebalancing reshapes, not grows.
@@ -414,8 +414,7 @@ def plan_project_rebalance(
     if len(rows) == 0:
         raise WorkbenchError("Nothing to rebalance: the project has no active training examples.")
     if mode == "production":
-        prod = snap.rows_with_role("production", include_rejected=True)
-        shares = production_shares(view.cluster[prod])
+        shares = production_shares(view.cluster[snap.rows_with_role("production")])
     elif mode == "uniform":
         shares = uniform_shares(view.cluster[rows])
     elif mode == "custom":
@@ -424,8 +423,7 @@ def plan_project_rebalance(
         shares = custom_shares(custom, view.cluster[rows], snap.weight[rows])
     else:
         raise WorkbenchError(f"Unknown rebalance target {mode!r}: choose one of {', '.join(TARGET_MODES)}.")
-    prod_rows = snap.role == "production"
-    pc, pn = np.unique(view.cluster[prod_rows], return_counts=True)
+    pc, pn = np.unique(view.cluster[snap.rows_with_role("production")], return_counts=True)
     # plan over the training rows only (positions 0..m-1), then map back to workspace rows
     sub_cluster = view.cluster[rows]
     vectors = None

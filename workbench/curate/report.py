@@ -79,10 +79,10 @@ def _maps(snap, exported: np.ndarray, validation: np.ndarray) -> str:
         return '<p class="muted">No map: the project has no analysis. Run <code>workbench analyze</code>.</p>'
     ok = np.isfinite(view.x) & np.isfinite(view.y)
     role = snap.role
-    # by role: production underneath, then reference, eval, rejected train, train on top
-    layers = [("production", (role == "production")), ("reference", role == "reference"),
-              ("eval", role == "eval"), ("rejected", (role == "train") & snap.rejected),
-              ("train", (role == "train") & ~snap.rejected)]
+    # by role: rejected training examples underneath (grey), then train, reference, eval, and
+    # production on top, so production inputs with no training example nearby stand out
+    layers = [("rejected", (role == "train") & snap.rejected), ("train", (role == "train") & ~snap.rejected),
+              ("reference", role == "reference"), ("eval", role == "eval"), ("production", role == "production")]
     order = np.concatenate([np.flatnonzero(m & ok) for _, m in layers])
     rgb = np.zeros((snap.n, 3), dtype=np.uint8)
     for name, m in layers:
@@ -189,6 +189,11 @@ def _leakage(leak: dict[str, Any] | None) -> str:
     return "".join(out)
 
 
+def _gap_example(gap: dict[str, Any] | None) -> str:
+    examples = (gap or {}).get("examples") or []
+    return _snip(examples[0].get("text"), 80) if examples and isinstance(examples[0], dict) else ""
+
+
 def _changes(m: dict[str, Any], snap) -> str:
     out = []
     journal = m.get("journal") or []
@@ -219,9 +224,10 @@ def _changes(m: dict[str, Any], snap) -> str:
                    f"{esc(_num(rb.get('distance_after')))} (total variation).</p>")
         needs = rb.get("needs_new_data") or []
         if needs:
-            out.append(_table(["cluster", "label", "target", "reachable", "short by", "why"],
-                              [[n["cluster"], n["label"], round(n["target"], 1), round(n["reachable"], 1),
-                                round(n["shortfall"], 1), n["reason"]] for n in needs[:MAX_ROWS]], {0, 2, 3, 4}))
+            out.append("<p>Clusters that need new data:</p>" + _table(
+                ["cluster", "label", "target", "reachable", "short by", "why", "e.g. production input"],
+                [[n["cluster"], n["label"], round(n["target"], 1), round(n["reachable"], 1), round(n["shortfall"], 1),
+                  n["reason"], _gap_example(n.get("gap"))] for n in needs[:MAX_ROWS]], {0, 2, 3, 4}))
     for p in m.get("mix") or []:
         out.append(f"<p>Replay mix: {esc(p['selected'])} examples from {esc(p['source'])} "
                    f"({esc(round(p['ratio'] * 100, 2))}% of training lines asked: {esc(p['requested'])}; "

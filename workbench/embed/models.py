@@ -150,12 +150,15 @@ def list_models() -> list[Manifest]:
 
 
 def broken_models() -> list[str]:
-    """Folders in the model directory that hold no valid manifest."""
-    return [
-        f.name
-        for f in sorted(paths.models_dir().iterdir())
-        if f.is_dir() and not f.name.startswith(".") and not (f / MANIFEST).is_file()
-    ]
+    """Folders in the model directory that are not valid models (no or unreadable manifest)."""
+    out = []
+    for f in sorted(paths.models_dir().iterdir()):
+        if f.is_dir() and not f.name.startswith("."):
+            try:
+                read_manifest(f)
+            except ModelError:
+                out.append(f.name)
+    return out
 
 
 def default_model_source() -> Path:

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from workbench.core.errors import InputError, StrictModeError
-from workbench.io.model import DEFAULT_UNIT, UNITS, LoadError, SourceData
+from workbench.io.model import DEFAULT_UNIT, SCHEMAS, UNITS, LoadError, SourceData
 from workbench.io.schemas import (
     DETECT_SAMPLE,
+    MAPPING_KEYS,
     SCHEMA_TITLES,
     Detection,
     RecordError,
@@ -50,6 +51,11 @@ class Collector:
     ):
         if unit not in UNITS:
             raise InputError(f"unknown analysis unit {unit!r}; use one of {', '.join(UNITS)}")
+        if schema is not None and schema not in SCHEMAS:
+            raise InputError(f"unknown schema {schema!r}; use one of {', '.join(SCHEMAS)}")
+        bad = sorted(set(mapping or {}) - set(MAPPING_KEYS))
+        if bad:
+            raise InputError(f"unknown mapping key(s) {', '.join(bad)}; use {', '.join(MAPPING_KEYS)}")
         self.path = Path(path)
         self.container = container
         self.schema_arg = schema

@@ -86,7 +86,7 @@ def read_source(
 ) -> SourceData:
     """Load one data file. ``schema`` overrides detection; ``mapping`` names the fields/columns
     (keys: prompt, response, system, input, history, messages, conversations)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     progress, cancel = ensure(progress, cancel)
     progress = throttled(progress)
     head = _open_check(path)
@@ -168,7 +168,7 @@ def _check_text(path: Path, head: bytes) -> None:
 def _is_json_array(body: bytes) -> bool:
     """True when a file starting with ``[`` is one JSON array rather than JSONL of arrays: its first
     line is not a complete JSON value, or it is the only line."""
-    first, _, rest = body.partition(b"\n")
+    first, _, rest = body.lstrip().partition(b"\n")
     try:
         json.loads(first)
     except ValueError:
@@ -416,6 +416,10 @@ def read_json_array(
                 progress(pos, total, phase)
             continue
         if pos < total and text[pos] == "]":
+            after = _WS.match(text, pos + 1).end()
+            if after < total:  # something follows the array: report it rather than drop it
+                line += text.count("\n", counted, after)
+                col.error(line, "invalid JSON: text after the end of the JSON array (not read)")
             break
         line += text.count("\n", counted, pos)
         counted = pos

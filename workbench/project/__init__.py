@@ -11,11 +11,14 @@ inverses), :mod:`workbench.project.state` (CurationState, Change), :mod:`workben
 """
 
 from workbench.project.ops import ADDED_SOURCE_ID, ADDED_SOURCE_NAME, ExampleId
-from workbench.project.project import HistoryEntry, Project, Settings, SourceMissingError, SourceStatus
+from workbench.project.project import HistoryEntry, Project
+from workbench.project.settings import Settings
+from workbench.project.sources import SourceMissingError, SourceStatus, default_project_path
 from workbench.project.state import Change, CurationState
 from workbench.project.store import EXTENSION, SourceInfo
 
 __all__ = [
     "ADDED_SOURCE_ID", "ADDED_SOURCE_NAME", "EXTENSION", "Change", "CurationState", "ExampleId",
     "HistoryEntry", "Project", "Settings", "SourceInfo", "SourceMissingError", "SourceStatus",
+    "default_project_path",
 ]

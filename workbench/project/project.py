@@ -39,6 +39,7 @@ from workbench.project.sources import (
     SourceMissingError,
     SourceStatus,
     candidates as _candidates,
+    default_project_path,  # noqa: F401  (re-exported: the CLI commands use it)
     relpath as _relpath,
     same_file as _same_file,
 )

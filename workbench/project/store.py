@@ -506,7 +506,11 @@ class _Txn:
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as err:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    try:
+                        self.conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
                 raise ProjectError(f"Cannot save to the project (disk full or read-only?): {err}") from err
         else:
             try:

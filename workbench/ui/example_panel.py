@@ -54,7 +54,7 @@ class TurnEditor(QtWidgets.QTextEdit):
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         if ev.oldSize().width() != ev.size().width():
-            QtCore.QTimer.singleShot(0, self._fit)
+            QtCore.QTimer.singleShot(0, self, self._fit)
 
 
 class ExamplePanel(QtWidgets.QWidget):
@@ -267,7 +267,7 @@ class ExamplePanel(QtWidgets.QWidget):
             self.turns_box.insertWidget(self.turns_box.count() - 1, ed)
             self.editors.append(ed)
         self._on_edit()
-        QtCore.QTimer.singleShot(0, self._balance)
+        QtCore.QTimer.singleShot(0, self, self._balance)
 
     def _balance(self) -> None:
         """Give the conversation the room it needs (up to 70 %), the rest to the analysis facts."""

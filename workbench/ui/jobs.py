@@ -35,6 +35,7 @@ class AnalysisOutcome:
     response_vecs: np.ndarray | None
     encoder: Any
     n: int
+    stale: bool = False  # a saved result whose inputs changed since it was computed
 
 
 def load_job(project, *, progress=None, cancel=None):
@@ -138,7 +139,9 @@ def analyse_job(ws, params, data_dir: Path, *, model=None, device="auto", encode
 
 
 def open_cached_analysis(project, ws) -> AnalysisOutcome | None:
-    """The saved analysis of this project when its inputs are unchanged, else None."""
+    """The saved analysis of this project, or None. ``outcome.stale`` is True when its inputs
+    changed since (edits, added examples, other parameters): it is still shown, rows aligned by
+    source and line, and the window offers to run it again."""
     try:
         from workbench.analysis.pipeline import AnalysisResult
 
@@ -148,12 +151,9 @@ def open_cached_analysis(project, ws) -> AnalysisOutcome | None:
             return None
         saved = json.loads(meta.read_text(encoding="utf-8"))
         params = params_from_settings(project)
-        if saved.get("key") != analysis_key(ws, params, project.settings.get("model", None)):
-            return None
+        fresh = saved.get("key") == analysis_key(ws, params, project.settings.get("model", None))
         result = AnalysisResult.read(folder)
-        if len(result.examples) != ws.n:
-            return None
-        return AnalysisOutcome(result, None, None, None, ws.n)
+        return AnalysisOutcome(result, None, None, None, ws.n, stale=not fresh)
     except Exception as exc:  # noqa: BLE001 - a damaged cache just means "analyse again"
         log.warning("saved analysis not used: %s", exc)
         return None

@@ -318,13 +318,18 @@ class MapView(QtWidgets.QWidget):
         if not len(rows) or not len(self._x):
             return
         xs, ys = self._x[rows], self._y[rows]
-        if len(rows) >= 20:
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        xs, ys = xs[ok], ys[ok]
+        if not len(xs):
+            return
+        if len(xs) >= 20:
             x0, x1 = np.percentile(xs, [2, 98])
             y0, y1 = np.percentile(ys, [2, 98])
         else:
             x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        span = max(x1 - x0, y1 - y0, (self._x.max() - self._x.min()) * 0.04, 1e-6)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        full = float(np.nanmax(self._x) - np.nanmin(self._x))
+        span = max(float(x1 - x0), float(y1 - y0), full * 0.04, 1e-6)
+        cx, cy = float(x0 + x1) / 2, float(y0 + y1) / 2
         half = span * (0.5 + pad)
         self.vb.setRange(xRange=(cx - half, cx + half), yRange=(cy - half, cy + half), padding=0)
 

@@ -1,0 +1,118 @@
+"""Duplicates on real data: Dolly's natural verbatim repeats, Banking77's natural train/eval
+overlap, with real vectors from the default encoder."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from tests.analysis.findings_data import chat_part, embed, sample
+from workbench.analysis.duplicates import DEFAULT_NEAR_THRESHOLD, find_duplicates, recheck_pairs
+from workbench.analysis.graph import build_graph
+
+
+@pytest.fixture(scope="module")
+def dolly(tmp_path_factory):
+    recs = sample("train_dolly_alpaca.jsonl")
+    prompts = [(r["instruction"] + ("\n" + r["input"] if r.get("input") else "")) for r in recs]
+    responses = [r["output"] for r in recs]
+    vecs = embed(tmp_path_factory, prompts)
+    return prompts, responses, vecs
+
+
+@pytest.fixture(scope="module")
+def banking(tmp_path_factory):
+    train, ev = sample("train_banking_chat.jsonl"), sample("eval_banking_chat.jsonl")
+    prompts = [chat_part(r, "user") for r in train + ev]
+    responses = [chat_part(r, "assistant") for r in train + ev]
+    roles = np.array(["train"] * len(train) + ["eval"] * len(ev), dtype=object)
+    return prompts, responses, roles, embed(tmp_path_factory, prompts)
+
+
+def test_natural_verbatim_repeats_form_exact_groups(dolly):
+    prompts, responses, vecs = dolly
+    dups = find_duplicates(prompts, build_graph(vecs, 15), ["train"] * len(prompts), responses=responses)
+    same_text = defaultdict(list)
+    for i, p in enumerate(prompts):
+        same_text[p.strip().lower()].append(i)
+    repeated = [rows for rows in same_text.values() if len(rows) > 1]
+    assert sum(len(r) for r in repeated) >= 60  # the sample's documented natural repeats
+    for rows in repeated:
+        g = dups.group[rows]
+        assert (g >= 0).all() and len(set(g.tolist())) == 1, [prompts[i] for i in rows]
+    kinds = {dups.groups[dups.group[rows[0]]].kind for rows in repeated}
+    assert "exact" in kinds
+    # every group is a real group, each row in at most one, ranked by removable members
+    assert all(len(g.members) > 1 for g in dups.groups)
+    assert sum(len(g.members) for g in dups.groups) == int((dups.group >= 0).sum())
+    removable = [len(g.removable) for g in dups.groups]
+    assert removable == sorted(removable, reverse=True)
+    # near edges never cross groups
+    i, j, s = dups.near_pairs
+    assert (dups.group[i] == dups.group[j]).all() and (s >= DEFAULT_NEAR_THRESHOLD).all()
+    json.dumps(dups.summary())
+
+
+def test_keeper_is_least_flagged_then_most_complete(dolly):
+    prompts, responses, vecs = dolly
+    graph = build_graph(vecs, 15)
+    base = find_duplicates(prompts, graph, ["train"] * len(prompts), responses=responses)
+    g = next(g for g in base.groups if g.kind == "exact" and len(g.members) >= 2)
+    lengths = {i: len(responses[i].strip()) + len(prompts[i].strip()) for i in g.members}
+    assert lengths[g.keeper] == max(lengths.values())  # unflagged: most complete wins
+    flags = np.zeros(len(prompts), np.int32)
+    flags[g.keeper] = 2
+    again = find_duplicates(prompts, graph, ["train"] * len(prompts), responses=responses, n_flags=flags)
+    g2 = again.groups[again.group[g.keeper]]
+    assert g2.keeper != g.keeper and flags[g2.keeper] == 0
+    assert "fewest quality flags" in g2.reason
+
+
+def test_train_eval_overlap_keeps_the_eval_copy(banking):
+    prompts, responses, roles, vecs = banking
+    dups = find_duplicates(prompts, build_graph(vecs, 15), roles, responses=responses)
+    # the 4 eval queries that occur case-insensitively in train (sample_data/README.md)
+    train_text = {p.strip().lower(): i for i, p in enumerate(prompts) if roles[i] == "train"}
+    leaks = [i for i, p in enumerate(prompts) if roles[i] == "eval" and p.strip().lower() in train_text]
+    assert len(leaks) == 4
+    for i in leaks:
+        g = dups.groups[dups.group[i]]
+        assert "eval" in g.scope and "train" in g.scope
+        assert g.keeper == i or roles[g.keeper] == "eval"
+        assert train_text[prompts[i].strip().lower()] in g.removable
+    assert dups.pair_scopes.get("eval↔train", 0) >= 4
+    assert all(roles[r] == "train" for g in dups.groups for r in g.removable)
+
+
+def test_borderline_int8_pairs_are_rechecked_with_fp32(tmp_path_factory, banking):
+    prompts, _, roles, vecs = banking
+    graph = build_graph(vecs, 15)
+    t = DEFAULT_NEAR_THRESHOLD
+    fp32 = embed(tmp_path_factory, prompts, precision="fp32")
+    calls = []
+
+    def reembed(rows):
+        calls.append(len(rows))
+        return fp32[rows]
+
+    plain = find_duplicates(prompts, graph, roles, threshold=t)
+    checked = find_duplicates(prompts, graph, roles, threshold=t, recheck=reembed, recheck_margin=0.02)
+    i, j, s = checked.near_pairs
+    int8 = np.einsum("ij,ij->i", vecs[i], vecs[j])
+    exact = np.einsum("ij,ij->i", fp32[i], fp32[j])
+    border = np.abs(int8 - t) < 0.02
+    assert calls and calls[0] < len(prompts)  # only borderline rows are re-embedded
+    assert border.any()
+    assert np.allclose(s[border], exact[border], atol=1e-5)  # decided by fp32
+    assert np.allclose(s[~border], int8[~border], atol=1e-5)  # confident: int8 kept
+    assert (s >= t).all()
+    # pairs that int8 put just below the threshold but fp32 puts above are found too
+    assert set(zip(i.tolist(), j.tolist())) != set(zip(*plain.near_pairs[:2])) or not border.any()
+    # a direct call: pairs far from the threshold are left alone
+    pi, pj, ps = plain.near_pairs
+    keep, new = recheck_pairs(pi, pj, ps, lambda rows: fp32[rows], t, margin=0.005)
+    far = np.abs(ps - t) >= 0.005
+    assert (new[far] == ps[far]).all() and keep[far].all()
