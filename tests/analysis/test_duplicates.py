@@ -109,8 +109,6 @@ def test_borderline_int8_pairs_are_rechecked_with_fp32(tmp_path_factory, banking
     assert np.allclose(s[border], exact[border], atol=1e-5)  # decided by fp32
     assert np.allclose(s[~border], int8[~border], atol=1e-5)  # confident: int8 kept
     assert (s >= t).all()
-    # pairs that int8 put just below the threshold but fp32 puts above are found too
-    assert set(zip(i.tolist(), j.tolist())) != set(zip(*plain.near_pairs[:2])) or not border.any()
     # a direct call: pairs far from the threshold are left alone
     pi, pj, ps = plain.near_pairs
     keep, new = recheck_pairs(pi, pj, ps, lambda rows: fp32[rows], t, margin=0.005)

@@ -16,7 +16,7 @@ from workbench import __version__
 from workbench.core.errors import Cancelled, WorkbenchError
 
 # Order = order in --help.
-COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "export"]
+COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "export", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
