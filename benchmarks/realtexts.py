@@ -42,23 +42,38 @@ def labelled(name: str) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def all_texts() -> list[str]:
-    """Every distinct real text in ../shared/data (queries, instructions, responses, sentences)."""
-    out: dict[str, None] = {}
+def items() -> list[tuple[str, str, str]]:
+    """Every real example as (prompt, response, kind), in a fixed order: ``intent`` (Banking77
+    and CLINC150 queries; response = the intent label, as in a classifier fine-tune), ``oos``
+    (CLINC150 out-of-scope queries, response "out_of_scope"), ``instruction`` (Dolly open_qa and
+    Self-Instruct: human-written instruction and response) and ``sentence`` (PAWS-Wiki sentences,
+    no response)."""
+    out: list[tuple[str, str, str]] = []
     for name in ("banking77", "clinc150"):
-        out.update(dict.fromkeys(labelled(name)[0]))
+        texts, labels = labelled(name)
+        out.extend((t, lab, "intent") for t, lab in zip(texts, labels))
     for f in ("clinc150/clinc150_oos_train.jsonl", "clinc150/clinc150_oos_val.jsonl",
               "clinc150/clinc150_oos_test.jsonl"):
-        out.update(dict.fromkeys(r["text"] for r in _rows(SHARED / f)))
+        out.extend((r["text"], "out_of_scope", "oos") for r in _rows(SHARED / f))
     for r in _rows(SHARED / "dolly15k_open_qa/dolly_open_qa_alpaca.jsonl"):
-        out.update(dict.fromkeys([r["instruction"], r["output"]]))
+        out.append((r["instruction"], r["output"], "instruction"))
     for f in ("self_instruct/self_instruct_seed_alpaca.jsonl",
               "self_instruct/self_instruct_user_oriented_alpaca.jsonl"):
         for r in _rows(SHARED / f):
-            out.update(dict.fromkeys([r["instruction"], r["output"]]))
+            prompt = r["instruction"] + ("\n" + r["input"] if r.get("input") else "")
+            out.append((prompt, r["output"], "instruction"))
     for f in ("paws_wiki/paws_wiki_dev.jsonl", "paws_wiki/paws_wiki_test.jsonl"):
         for r in _rows(SHARED / f):
-            out.update(dict.fromkeys([r["sentence1"], r["sentence2"]]))
+            out.extend([(r["sentence1"], "", "sentence"), (r["sentence2"], "", "sentence")])
+    return out
+
+
+def all_texts() -> list[str]:
+    """Every distinct real text (prompts and responses) of :func:`items`."""
+    out: dict[str, None] = {}
+    for prompt, response, _ in items():
+        out[prompt] = None
+        out[response] = None
     out.pop("", None)
     return list(out)
 

@@ -37,6 +37,26 @@ def test_embed_file_writes_one_row_per_record_and_caches(capsys, tmp_path, defau
     assert code == 0 and f"0 encoded, {len(set(texts)):,} from cache" in stdout
 
 
+def test_embed_project_in_project_order(capsys, tmp_path, default_encoder):
+    from workbench.project import Project
+
+    path = tmp_path / "bank.wbproj"
+    with Project.create(path) as p:
+        p.add_source(SAMPLE / "eval_banking_chat.jsonl", "eval")
+        p.add_source(SAMPLE / "production_banking.jsonl", "production")
+        ws = p.load()
+        prompts = list(ws.prompt)
+    out = tmp_path / "p.npy"
+    code, stdout, _ = _run(capsys, "embed", str(path), "--out", str(out))
+    assert code == 0 and f"records:   {len(prompts):,} (prompts" in stdout
+    v = np.load(out)
+    assert v.shape == (len(prompts), 384)
+    from workbench.embed import embed_texts
+
+    cached, stats = embed_texts(prompts, default_encoder)  # what the CLI cached, row for row
+    assert stats.encoded == 0 and np.array_equal(v, cached)
+
+
 def test_embed_responses_with_empty_rows(capsys, tmp_path):
     src = SAMPLE / "production_banking.jsonl"  # plain text records: no responses at all
     out = tmp_path / "r.npy"

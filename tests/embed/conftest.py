@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import SAMPLE
 
 
-def sample_texts(per_kind: int = 120) -> list[str]:
+def sample_texts(per_kind: int = 60) -> list[str]:
     """Real texts of mixed length from sample_data: Dolly prompts, Dolly responses, Banking77 queries."""
     prompts, responses, queries = [], [], []
     with open(SAMPLE / "train_dolly_alpaca.jsonl", encoding="utf-8") as f:

@@ -240,3 +240,12 @@ def test_dumps_record_keeps_unicode_and_escapes_lone_surrogates():
     line = dumps_record({"a": "x\ud800"})
     line.encode("utf-8")  # valid UTF-8
     assert json.loads(line) == {"a": "x\ud800"}
+
+
+def test_to_chat_validates_unless_told_the_record_was_loaded():
+    bad = {"messages": [{"role": "bot", "content": "x"}]}
+    with pytest.raises(RecordError, match="unknown role"):
+        to_chat(bad, "chat")
+    assert to_chat(bad, "chat", validate=False) == bad  # a reader already checked loaded records
+    with pytest.raises(RecordError, match="missing field 'messages'"):
+        to_chat({"text": "x"}, "chat", validate=False)

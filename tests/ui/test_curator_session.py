@@ -167,10 +167,29 @@ def test_map_and_table_selection_are_linked(qtbot, window, small_sample, tmp_pat
     hit = win.map.row_at(float(a.x[row]), float(a.y[row]))
     win.map._on_click(float(a.x[hit]), float(a.y[hit]), QtCore.Qt.NoModifier)
     assert s.selection.rows.tolist() == [hit] and win.example.row == hit
+    # hovering shows the prompt
+    win.map._on_hover(float(a.x[hit]), float(a.y[hit]))
+    assert win.map._hover_row == hit
+    assert " ".join(s.ws.prompt[hit].split())[:40] in " ".join(win._hover_text(hit).split())
     # the legend selects a whole category
     entry = win.map.legend._entries[0]
     win.map.sig_legend.emit(entry, "replace")
     assert s.selection.rows.tolist() == sorted(np.asarray(entry.key).tolist())
+    # production-density overlay
+    win.actions.density.setChecked(True)
+    assert win.map.density.isVisible() and win.map.density.image is not None
+
+    # find similar: a typed query, embedded with the same encoder, ranks matching examples first
+    qtbot.waitUntil(lambda: s.vectors is not None, timeout=60_000)
+    win.table.mode.setCurrentIndex(2)
+    win.table.search.setText("my card has not arrived yet")
+    win.table._on_return()
+    qtbot.waitUntil(lambda: win.table.model.similarity is not None, timeout=60_000)
+    top = [s.ws.prompt[int(r)].lower() for r in win.table.model.rows[:5]]
+    assert sum("card" in t for t in top) >= 3, top
+    assert win.table.model.columns[0].key == "similarity"
+    sims = win.table.model.similarity[win.table.model.rows[:20]]
+    assert np.all(np.diff(sims) <= 1e-6)  # closest first
 
 
 def test_cancel_analysis_and_event_loop_keeps_running(qtbot, window, small_sample, tmp_path):

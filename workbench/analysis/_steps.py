@@ -61,8 +61,15 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         terms = {int(c["id"]): list(c.get("terms", [])) for c in previous.summary.get("clusters", [])}
         ph.timings["clusters (reused)"] = 0.0
     else:
+        space = coords
+        if params.cluster_dims > 2:  # BERTopic style: cluster a separate low-dimensional UMAP
+            space = ph.run("cluster space", lambda: umap_layout(
+                inp.prompt_vecs, graph, n_components=params.cluster_dims, min_dist=0.0,
+                n_neighbors=params.umap_neighbors, seed=params.seed,
+                fit_limit=params.layout_fit_limit, n_epochs=params.umap_epochs,
+                progress=progress, cancel=cancel))
         clusters = ph.run("clusters", lambda: find_clusters(
-            coords, graph, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
+            space, graph, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
             selection=params.cluster_selection, assign_noise_to_nearest=params.assign_noise,
             progress=progress, cancel=cancel))
         terms = ph.run("cluster labels", lambda: ctfidf_terms(

@@ -17,6 +17,7 @@ from workbench.analysis.graph import NeighbourGraph
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
 NOISE = -1
+DEFAULT_MIN_SAMPLES = 10
 PHASE = "clusters (cannot be interrupted)"
 
 
@@ -101,7 +102,7 @@ def find_clusters(
     graph: NeighbourGraph | None = None,
     *,
     min_cluster_size: int | None = None,
-    min_samples: int | None = None,
+    min_samples: int | None = DEFAULT_MIN_SAMPLES,
     selection: str = "eom",
     assign_noise_to_nearest: bool = False,
     progress: ProgressFn | None = None,
@@ -109,8 +110,8 @@ def find_clusters(
 ) -> Clusters:
     """HDBSCAN clusters of ``coords`` (the 2-D map or a low-dimensional UMAP).
 
-    ``min_cluster_size`` None = :func:`auto_min_cluster_size`; ``min_samples`` None = HDBSCAN's
-    default (= min_cluster_size); ``selection`` is HDBSCAN's ``cluster_selection_method``
+    ``min_cluster_size`` None = :func:`auto_min_cluster_size`; ``min_samples`` (at most
+    min_cluster_size) None = HDBSCAN's default (= min_cluster_size); ``selection`` is HDBSCAN's ``cluster_selection_method``
     ("eom" or "leaf"). With ``assign_noise_to_nearest`` noise rows get the nearest cluster
     (see :func:`assign_noise`) and ``was_noise`` remembers them.
     """
@@ -126,7 +127,7 @@ def find_clusters(
     hdbscan = jit.hdbscan()
     model = hdbscan.HDBSCAN(
         min_cluster_size=max(2, mcs),
-        min_samples=None if min_samples is None else max(1, int(min_samples)),
+        min_samples=None if min_samples is None else max(1, min(int(min_samples), mcs)),
         cluster_selection_method=selection,
         core_dist_n_jobs=-1,
     )

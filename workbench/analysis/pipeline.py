@@ -73,6 +73,7 @@ from workbench.analysis import coverage as _coverage
 from workbench.analysis import duplicates as _duplicates
 from workbench.analysis import leakage as _leakage
 from workbench.analysis import queue as _queue
+from workbench.analysis.clusters import DEFAULT_MIN_SAMPLES
 from workbench.analysis.graph import EXACT_LIMIT, NeighbourGraph
 from workbench.analysis.layout import FIT_LIMIT
 from workbench.core.errors import AnalysisError
@@ -183,8 +184,9 @@ class AnalysisParams:
     layout_fit_limit: int = FIT_LIMIT
     umap_epochs: int | None = None
     # clusters
+    cluster_dims: int = 2  # 2 = cluster the map itself; 5 (BERTopic style) = a separate 5-D UMAP
     min_cluster_size: int | None = None  # None = clusters.auto_min_cluster_size(N)
-    min_samples: int | None = None
+    min_samples: int | None = DEFAULT_MIN_SAMPLES  # None = HDBSCAN's default (= min_cluster_size)
     cluster_selection: str = "eom"
     assign_noise: bool = False
     label_terms: int = 3
@@ -222,8 +224,8 @@ class AnalysisParams:
         d = self.to_dict()
         keys = {"graph": ["k", "exact_limit", "seed"],
                 "layout": ["umap_neighbors", "min_dist", "layout_fit_limit", "umap_epochs"],
-                "clusters": ["min_cluster_size", "min_samples", "cluster_selection", "assign_noise",
-                             "label_terms"]}[stage]
+                "clusters": ["cluster_dims", "min_cluster_size", "min_samples", "cluster_selection",
+                             "assign_noise", "label_terms"]}[stage]
         return {k: d[k] for k in keys}
 
 

@@ -55,6 +55,9 @@ def register(subparsers) -> None:
                    help="neighbours per example in the graph (default 15)")
     a.add_argument("--min-cluster-size", type=int, default=None, metavar="N",
                    help="smallest cluster (default: about N/400, between 8 and 500)")
+    a.add_argument("--cluster-dims", type=int, choices=(2, 5, 10), default=None,
+                   help="cluster the 2-D map (default) or a separate 5-/10-D UMAP (BERTopic style; "
+                        "slower, slightly finer on some data)")
     a.add_argument("--assign-noise", action="store_true",
                    help="give examples HDBSCAN leaves unclustered the nearest cluster")
     a.add_argument("--near-dup", type=float, default=None, metavar="COS",
@@ -74,6 +77,7 @@ def _params(args: argparse.Namespace):
 
     changes: dict[str, Any] = {"seed": args.seed}
     for opt, name in (("neighbours", "k"), ("min_cluster_size", "min_cluster_size"),
+                      ("cluster_dims", "cluster_dims"),
                       ("near_dup", "near_dup_threshold"), ("gap_sim", "gap_sim"),
                       ("conflict_sim", "conflict_prompt_sim"), ("queue_size", "queue_size")):
         value = getattr(args, opt)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -101,9 +102,12 @@ def _tokenizer(manifest: Manifest):
                 tok = Tokenizer.from_file(str(path))
             except Exception as exc:
                 raise ModelError(f"cannot read the tokenizer {path}", detail=str(exc)) from exc
+            pad_id = (tok.padding or {}).get("pad_id")
+            if pad_id is None:
+                pad_id = next((i for t in ("[PAD]", "<pad>", "<|pad|>") if (i := tok.token_to_id(t)) is not None), 0)
             tok.no_padding()  # padding is done per batch, to the batch's longest text
             tok.enable_truncation(max_length=manifest.max_seq_length)
-            _tokenizers[key] = tok
+            _tokenizers[key] = tok = (tok, int(pad_id))
         return tok
 
 
@@ -149,7 +153,7 @@ class Encoder:
         self.device_reason = device_reason
         self.batch_size = BATCH_SIZE[device]
         self._session = session if session is not None else _session(manifest, precision, device)
-        self._tok = _tokenizer(manifest)
+        self._tok, self._pad_id = _tokenizer(manifest)
         self._input_names = [i.name for i in self._session.get_inputs()]
         self._output = manifest.data.get("output") or self._session.get_outputs()[0].name
         self._lower = bool(manifest.data.get("do_lower_case"))
@@ -172,6 +176,15 @@ class Encoder:
 
     def __repr__(self) -> str:
         return f"Encoder({self.name!r}, device={self.device!r}, precision={self.precision!r}, dim={self.dim})"
+
+    def exact(self) -> "Encoder":
+        """The fp32 encoder of the same model on the same device (self if already fp32/fp16).
+
+        For re-checking the candidate pairs where exact similarities decide a finding
+        (near-duplicate and conflict thresholds) after a fast int8 pass."""
+        if self.precision in ("fp32", "fp16"):
+            return self
+        return Encoder(self.manifest, "fp32", self.device, self.device_reason)
 
     @property
     def label(self) -> str:
@@ -200,37 +213,46 @@ class Encoder:
         self.calls += 1
         start = time.perf_counter()
         order = np.argsort(np.fromiter((len(t) for t in texts), dtype=np.int64, count=n), kind="stable")
+        windows = [order[w : w + WINDOW] for w in range(0, n, WINDOW)]
         done = 0
         progress(0, n, phase)
-        for w in range(0, n, WINDOW):
-            idx = order[w : w + WINDOW]
-            batch_texts = [texts[i].lower() if self._lower else texts[i] for i in idx]
-            encs = self._tok.encode_batch(batch_texts, add_special_tokens=True)
-            lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
-            sub = np.argsort(lengths, kind="stable")
-            for b in range(0, len(sub), bs):
-                cancel.check()
-                rows = sub[b : b + bs]
-                out[idx[rows]] = self._run([encs[r] for r in rows], int(lengths[rows].max()))
-                done += len(rows)
-                progress(done, n, phase)
+        # On a GPU, tokenising the next window (Rust, releases the GIL) overlaps the model run.
+        pool_ = ThreadPoolExecutor(1) if self.device == "cuda" and len(windows) > 1 else None
+        try:
+            pending = pool_.submit(self._tokenize, texts, windows[0]) if pool_ else None
+            for k, idx in enumerate(windows):
+                ids = pending.result() if pool_ else self._tokenize(texts, idx)
+                if pool_ and k + 1 < len(windows):
+                    pending = pool_.submit(self._tokenize, texts, windows[k + 1])
+                lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+                sub = np.argsort(lengths, kind="stable")
+                for b in range(0, len(sub), bs):
+                    cancel.check()
+                    rows = sub[b : b + bs]
+                    out[idx[rows]] = self._run([ids[r] for r in rows], lengths[rows])
+                    done += len(rows)
+                    progress(done, n, phase)
+        finally:
+            if pool_:
+                pool_.shutdown(wait=True)
         self.texts_encoded += n
         self.last_stats = EncodeStats(n, time.perf_counter() - start)
         return out
 
-    def _run(self, encs: list, length: int) -> np.ndarray:
-        b = len(encs)
-        ids = np.zeros((b, length), dtype=np.int64)
-        mask = np.zeros((b, length), dtype=np.int64)
-        types = np.zeros((b, length), dtype=np.int64)
-        for r, e in enumerate(encs):
-            k = len(e.ids)
-            ids[r, :k] = e.ids
-            mask[r, :k] = 1
-            types[r, :k] = e.type_ids
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        feed = {name: feeds[name] for name in self._input_names if name in feeds}
-        hidden = self._session.run([self._output], feed)[0]
+    def _tokenize(self, texts: Sequence[str], idx: np.ndarray) -> list[list[int]]:
+        batch = [texts[i].lower() if self._lower else texts[i] for i in idx]
+        return [e.ids for e in self._tok.encode_batch(batch, add_special_tokens=True)]
+
+    def _run(self, ids_list: list[list[int]], lengths: np.ndarray) -> np.ndarray:
+        b, length = len(ids_list), int(lengths.max())
+        ids = np.full((b, length), self._pad_id, dtype=np.int64)
+        for r, x in enumerate(ids_list):
+            ids[r, : len(x)] = x
+        mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:  # single-sequence input: segment 0 throughout
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run([self._output], feeds)[0]
         return l2_normalise(pool(hidden, mask, self.manifest.pooling))
 
 

@@ -82,14 +82,16 @@ def dumps_record(obj: Any) -> str:
 # ------------------------------------------------------------------------------------------ to_chat
 
 
-def to_chat(record: dict, schema: str, mapping: dict[str, str] | None = None) -> dict:
-    """The record as an OpenAI chat record ``{"messages": [...]}`` (extra fields left out)."""
+def to_chat(record: dict, schema: str, mapping: dict[str, str] | None = None, *, validate: bool = True) -> dict:
+    """The record as an OpenAI chat record ``{"messages": [...]}`` (extra fields left out).
+    ``validate=False`` skips re-checking a chat record's messages (for records a reader loaded)."""
     fields = resolve_fields(record, schema, mapping) if type(record) is dict else {}
     if schema == "chat":
         key = fields.get("messages", "messages")
         if type(record) is not dict or key not in record:
             record_turns(record, schema, fields)  # raises the precise error
-        chat_turns(record[key], key)  # validate
+        if validate:
+            chat_turns(record[key], key)
         out = {}
         for k in record:
             if k == key:

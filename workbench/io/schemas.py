@@ -270,6 +270,10 @@ def _resolve(schema: str, sample: Sequence[dict], mapping: dict[str, str] | None
 
 def resolve_fields(record: dict, schema: str, mapping: dict[str, str] | None = None) -> dict[str, str]:
     """Field names for one record of ``schema`` (for callers that normalise a lone record)."""
+    if mapping:
+        fields = dict(DEFAULT_FIELDS[schema])
+        fields.update(mapping)
+        return fields
     return _resolve(schema, [record], mapping).fields
 
 

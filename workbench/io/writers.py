@@ -141,9 +141,10 @@ def _write_batch(f, batch: list[str], n: int) -> int:
     return n + len(batch)
 
 
-def chat_line(raw: str, schema: str, mapping: dict[str, str] | None = None) -> str:
-    """One OpenAI chat JSONL line (compact JSON) for a record given as its raw JSON text."""
-    chat = to_chat(orjson.loads(raw), schema, mapping)
+def chat_line(raw: str, schema: str, mapping: dict[str, str] | None = None, *, validate: bool = True) -> str:
+    """One OpenAI chat JSONL line (compact JSON) for a record given as its raw JSON text
+    (``validate=False`` for records a reader already loaded)."""
+    chat = to_chat(orjson.loads(raw), schema, mapping, validate=validate)
     try:
         return orjson.dumps(chat).decode("utf-8")
     except TypeError:  # a lone surrogate (orjson refuses it): escaped instead
@@ -167,7 +168,7 @@ def chat_lines(source: SourceData, indices: Sequence[int] | None = None) -> Iter
         return
     schema, mapping = source.schema, source.mapping
     for i in order:
-        yield chat_line(raw[i], schema, mapping)
+        yield chat_line(raw[i], schema, mapping, validate=False)
 
 
 def write_source_records(

@@ -217,6 +217,12 @@ class ExamplePanel(QtWidgets.QWidget):
         if row == self.row and not force and not self._dirty():
             self._fill_info()
             return
+        if row != self.row and self._dirty():
+            # moving on keeps what was typed: saved as an edit (durable, Ctrl+Z undoes it)
+            ws0 = self.session.ws
+            where = f"{ws0.source_names[self.row]}:{int(ws0.line[self.row])}"
+            if self.save_edit():
+                self.session.sig_message.emit(f"Saved your edit of {where} (Ctrl+Z undoes it)")
         self.row = row
         self.placeholder.hide()
         self.content.show()
@@ -246,6 +252,7 @@ class ExamplePanel(QtWidgets.QWidget):
         while self.turns_box.count() > 1:  # keep the trailing stretch
             item = self.turns_box.takeAt(0)
             if item.widget():
+                item.widget().hide()
                 item.widget().deleteLater()
         self.editors = []
         ws, i = self.session.ws, self.row
@@ -275,7 +282,7 @@ class ExamplePanel(QtWidgets.QWidget):
         if total <= 0:
             return
         need = self.turns_box.sizeHint().height() + 8
-        top = int(min(max(need, total * 0.3), total * 0.7))
+        top = int(min(max(need, 80), total * 0.7))
         self.scroll.setSizes([top, total - top])
 
     def _fill_controls(self) -> None:

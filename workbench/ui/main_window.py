@@ -83,6 +83,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resizeDocks([self.table_dock], [260], QtCore.Qt.Vertical)
         self.resizeDocks([self.example_dock] + self.panel_docks[:1], [440, 380], QtCore.Qt.Horizontal)
 
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if not getattr(self, "_sized", False) and not ui_settings.get("window_state"):
+            self._sized = True  # first run: give the side panels room for their columns
+            self.resizeDocks([self.example_dock] + self.panel_docks[:1], [440, 400], QtCore.Qt.Horizontal)
+            self.resizeDocks([self.table_dock], [280], QtCore.Qt.Vertical)
+
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(name)

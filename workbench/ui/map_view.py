@@ -121,6 +121,8 @@ class LegendWidget(QtWidgets.QListWidget):
         self.setUniformItemSizes(True)
         self.setToolTip("Click an entry to select its examples (Shift adds, Alt removes)")
         self._entries: list[LegendEntry] = []
+        self.collapsed = False
+        self._title = ""
         self.itemClicked.connect(self._on_clicked)
         self.restyle()
 
@@ -140,29 +142,37 @@ class LegendWidget(QtWidgets.QListWidget):
     def set_entries(self, title: str, entries: list[LegendEntry]) -> None:
         self.clear()
         self._entries = list(entries)
-        head = QtWidgets.QListWidgetItem(title)
+        head = QtWidgets.QListWidgetItem(("▸ " if self.collapsed else "▾ ") + title)
+        head.setToolTip("Click to fold or unfold the legend")
         f = head.font()
         f.setBold(True)
         head.setFont(f)
-        head.setFlags(QtCore.Qt.NoItemFlags)
+        head.setFlags(QtCore.Qt.ItemIsEnabled)
         head.setForeground(theme.map_foreground())
         self.addItem(head)
+        self._title = title
         for e in self._entries:
             it = QtWidgets.QListWidgetItem(theme.swatch_icon(e.colour), f"{e.label}  ({e.count:,})")
             it.setForeground(theme.map_foreground())
             it.setToolTip(f"{e.label}: {e.count:,} examples — click to select them")
             self.addItem(it)
+            it.setHidden(self.collapsed)
         self._fit()
 
     def _fit(self) -> None:
         fm = self.fontMetrics()
-        rows = self.count()
-        width = max([fm.horizontalAdvance(self.item(i).text()) for i in range(rows)] + [80]) + 44
+        rows = 1 if self.collapsed else self.count()
+        width = max([fm.horizontalAdvance(self.item(i).text()) for i in range(self.count())] + [80]) + 44
         parent_h = self.parentWidget().height() if self.parentWidget() else 600
-        height = min(rows * (fm.height() + 4) + 8, max(120, int(parent_h * 0.6)))
+        height = min(rows * (fm.height() + 4) + 8, max(120, int(parent_h * 0.38)))
         self.setFixedSize(min(width, 300), height)
 
     def _on_clicked(self, item) -> None:
+        if self.row(item) == 0:
+            self.collapsed = not self.collapsed
+            self.set_entries(self._title, self._entries)
+            self.parentWidget() and self.move(self.parentWidget().width() - self.width() - 10, 10)
+            return
         i = self.row(item) - 1
         if 0 <= i < len(self._entries):
             self.sig_activated.emit(self._entries[i], QtWidgets.QApplication.keyboardModifiers())
@@ -309,8 +319,8 @@ class MapView(QtWidgets.QWidget):
     def fit(self) -> None:
         """Show every point; keeps doing so (as the view resizes) until the user pans or zooms."""
         if len(self._x):
-            self.vb.enableAutoRange(enable=True)
             self.vb.autoRange(padding=0.04)
+            self.vb.enableAutoRange(enable=True)  # after autoRange(), which turns it off
 
     def zoom_to(self, rows: np.ndarray, pad: float = 0.35) -> None:
         """Frame the given rows (robust to a few far-away members)."""
@@ -328,7 +338,7 @@ class MapView(QtWidgets.QWidget):
         else:
             x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
         full = float(np.nanmax(self._x) - np.nanmin(self._x))
-        span = max(float(x1 - x0), float(y1 - y0), full * 0.04, 1e-6)
+        span = max(float(x1 - x0), float(y1 - y0), full * 0.15, 1e-6)  # keep some context
         cx, cy = float(x0 + x1) / 2, float(y0 + y1) / 2
         half = span * (0.5 + pad)
         self.vb.setRange(xRange=(cx - half, cx + half), yRange=(cy - half, cy + half), padding=0)

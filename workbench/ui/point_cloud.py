@@ -165,25 +165,27 @@ class PointCloudItem(pg.GraphicsObject):
     def pixelPadding(self) -> float:
         return 4.0
 
-    def paint(self, p: QtGui.QPainter, *args) -> None:
+    def paint(self, p: QtGui.QPainter, option=None, widget=None) -> None:
         if not len(self._x):
             return
-        tr = p.deviceTransform()
-        dev = p.device()
-        if dev is None:
+        # the painter's world transform maps data to the view widget's own coordinates; the
+        # device transform would add the widget's offset inside its window (backing store,
+        # grab()), which drawing with an identity world transform applies once more
+        target = widget if widget is not None else p.device()
+        if target is None:
             return
-        dpr = dev.devicePixelRatioF() if hasattr(dev, "devicePixelRatioF") else 1.0
-        w, h = int(dev.width() * dpr), int(dev.height() * dpr)
+        dpr = target.devicePixelRatioF() if hasattr(target, "devicePixelRatioF") else 1.0
+        w, h = int(target.width() * dpr), int(target.height() * dpr)
         if w <= 0 or h <= 0:
             return
+        tr = p.transform() * QtGui.QTransform.fromScale(dpr, dpr)
         key = (tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy(), w, h)
         if self._cache_key != key or self._cache_img is None:
             self._cache_img = self.render(tr, w, h)
             self._cache_key = key
         p.save()
-        p.resetTransform()
-        img = self._cache_img
-        p.drawImage(QtCore.QRectF(0, 0, w / dpr, h / dpr), img, QtCore.QRectF(0, 0, w, h))
+        p.setTransform(QtGui.QTransform())
+        p.drawImage(QtCore.QRectF(0, 0, w / dpr, h / dpr), self._cache_img, QtCore.QRectF(0, 0, w, h))
         p.restore()
 
     def render(self, tr: QtGui.QTransform, w: int, h: int) -> QtGui.QImage:

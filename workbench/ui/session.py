@@ -206,8 +206,10 @@ class Session(QtCore.QObject):
     def _after_change(self, change) -> None:
         if any(change.changed.get(k) for k in CONTENT_KINDS):
             self.content_rev += 1
-            if self.analysis is not None:
+            if self.analysis is not None and not self.analysis_stale:
                 self.analysis_stale = True
+                self.sig_stale.emit("Examples changed since the analysis; the map shows the analysis from "
+                                    "before. Run it again (Ctrl+R) to include your changes.")
         if change.structural and self.ws is not None:
             self.selection.resize(self.ws.n)
             if self.analysis is not None:

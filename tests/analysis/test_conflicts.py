@@ -1,0 +1,117 @@
+"""Conflicts and inconsistency on real Banking77 intent-chat data with a few answers swapped to
+wrong intents, and on Dolly answers, with real vectors from the default encoder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.analysis.findings_data import chat_part, embed, read_jsonl, sample
+from tests.conftest import shared_data
+from workbench.analysis.conflicts import find_conflicts
+from workbench.analysis.graph import build_graph
+
+N_SWAPPED = 6
+
+
+@pytest.fixture(scope="module")
+def banking(tmp_path_factory):
+    """800 training queries of 20 random intents; 6 answers swapped to a different intent."""
+    recs = read_jsonl(shared_data("banking77", "banking77_train_intent_chat.jsonl"))
+    rng = np.random.default_rng(0)
+    labels_all = sorted({chat_part(r, "assistant") for r in recs})
+    intents = sorted(rng.choice(labels_all, 20, replace=False).tolist())
+    rows = [r for r in recs if chat_part(r, "assistant") in intents]
+    rows = [rows[i] for i in sorted(rng.choice(len(rows), 800, replace=False))]
+    prompts = [chat_part(r, "user") for r in rows]
+    truth = [chat_part(r, "assistant") for r in rows]
+    answers = list(truth)
+    swapped = rng.choice(len(rows), N_SWAPPED, replace=False)
+    for s in swapped:
+        answers[s] = str(rng.choice([x for x in intents if x != truth[s]]))
+    prompt_vecs = embed(tmp_path_factory, prompts)
+    label_vecs = embed(tmp_path_factory, intents)
+    response_vecs = label_vecs[[intents.index(a) for a in answers]]
+    cluster = np.array([intents.index(t) for t in truth])  # the queries' own intent regions
+    graph = build_graph(prompt_vecs, 15)
+    return graph, answers, response_vecs, cluster, set(swapped.tolist())
+
+
+def test_swapped_answers_top_the_conflict_ranking(banking):
+    graph, answers, rvecs, cluster, swapped = banking
+    c = find_conflicts(graph, ["train"] * len(answers), answers, rvecs, cluster)
+    ranked = [it["example"] for it in c.items]
+    ranks = sorted(ranked.index(s) for s in swapped if s in ranked)
+    assert len(ranks) == N_SWAPPED  # every swapped answer is found ...
+    assert ranks[-1] < 2 * N_SWAPPED  # ... all within the top 12 of 800 rows ...
+    assert sum(r < N_SWAPPED for r in ranks) >= 4  # ... most in the top 6
+    top = c.items[ranked.index(min(swapped, key=ranked.index))]
+    assert "different short answers" in top["reason"] and answers[top["example"]] in top["reason"]
+    assert c.conflict[list(swapped)].min() > np.median(c.conflict)
+    json.dumps(c.summary())
+
+
+def test_cluster_inconsistency_points_at_the_clusters_with_swaps(banking):
+    graph, answers, rvecs, cluster, swapped = banking
+    c = find_conflicts(graph, ["train"] * len(answers), answers, rvecs, cluster)
+    order = [x["cluster"] for x in c.clusters]
+    with_swaps = {int(cluster[s]) for s in swapped}
+    top = set(order[: len(with_swaps) + 2])
+    assert len(with_swaps & top) >= len(with_swaps) - 1
+    scores = {x["cluster"]: x["inconsistency"] for x in c.clusters}
+    clean = [scores[k] for k in scores if k not in with_swaps]
+    assert np.median(clean) < min(scores[k] for k in with_swaps if k in scores)
+    # per-example inconsistency: swapped rows disagree with their neighbours
+    inc = c.inconsistency
+    assert np.nanmedian(inc[list(swapped)]) > np.nanquantile(inc, 0.9)
+
+
+def test_cluster_score_does_not_grow_with_cluster_size(banking):
+    """Doubling every cluster (each example twice) leaves the per-cluster score almost unchanged."""
+    graph, answers, rvecs, cluster, _ = banking
+    one = find_conflicts(graph, ["train"] * len(answers), answers, rvecs, cluster)
+    n = len(answers)
+    vecs2 = np.concatenate([rvecs, rvecs])
+    # a graph over the doubled data: each row's neighbours are its copy and the original neighbours
+    idx = np.concatenate([graph.indices, graph.indices + n])
+    sims = np.concatenate([graph.sims, graph.sims])
+    copy_idx = np.concatenate([np.arange(n, 2 * n), np.arange(n)])[:, None].astype(np.int32)
+    from workbench.analysis.graph import NeighbourGraph
+
+    g2 = NeighbourGraph(np.concatenate([copy_idx, idx[:, :-1]], axis=1),
+                        np.concatenate([np.ones((2 * n, 1), np.float32), sims[:, :-1]], axis=1), True)
+    two = find_conflicts(g2, ["train"] * 2 * n, answers + answers, vecs2, np.concatenate([cluster, cluster]))
+    a = {x["cluster"]: x["inconsistency"] for x in one.clusters}
+    b = {x["cluster"]: x["inconsistency"] for x in two.clusters}
+    ra = sorted(a, key=a.get)
+    rb = sorted(b, key=b.get)
+    assert set(ra[-3:]) == set(rb[-3:])
+
+
+def test_refusal_and_format_divergence_are_reported(tmp_path_factory):
+    """Real Dolly answers; one duplicated question answered with a refusal, one as a JSON blob."""
+    recs = sample("train_dolly_alpaca.jsonl")[:200]
+    prompts = [r["instruction"] for r in recs]
+    responses = [r["output"] for r in recs]
+    prompts += [prompts[10], prompts[20]]
+    responses += ["I'm sorry, but I cannot help with that request.",
+                  json.dumps({"answer": responses[20][:80], "confidence": 0.9})]
+    pv = embed(tmp_path_factory, prompts)
+    rv = embed(tmp_path_factory, responses)
+    c = find_conflicts(build_graph(pv, 15), ["train"] * len(prompts), responses, rv)
+    by_row = {it["example"]: it for it in c.items}
+    refusal = by_row.get(200) or by_row.get(10)
+    assert refusal is not None and "refusal vs answer" in json.dumps(refusal)
+    fmt = by_row.get(201) or by_row.get(20)
+    assert fmt is not None and "JSON" in json.dumps(fmt)
+
+
+def test_no_train_responses_means_no_conflicts():
+    recs = sample("production_banking.jsonl")[:50]
+    vecs = np.eye(50, 16, dtype=np.float32)
+    vecs[:, 0] += 1
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    c = find_conflicts(build_graph(vecs, 5), ["production"] * 50, [""] * 50, np.zeros((50, 16), np.float32))
+    assert c.items == [] and float(c.conflict.max()) == 0.0 and np.isnan(c.inconsistency).all()
