@@ -162,3 +162,11 @@ def test_kill_while_writing_never_corrupts(tmp_path):
     assert store.skipped == []
     for shard in store._shards.values():
         assert np.array_equal(np.asarray(shard.vecs), _vecs_for(shard.keys, 384))
+
+
+def test_unusable_cache_folder_still_embeds(default_encoder, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    v, s = embed_texts(["card not working", "refund please"], default_encoder, cache=EmbeddingCache(blocker))
+    assert v.shape == (2, 384) and s.encoded == 2
+    assert s.warnings and "embedding cache unavailable" in s.warnings[0]

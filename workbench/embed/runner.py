@@ -84,12 +84,15 @@ def embed_texts(
     keys = text_keys(uniq)
 
     store = None
+    found = np.zeros(len(uniq), dtype=bool)
     if cache is not False:
-        cache = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache()
-        store = cache.store(encoder.fingerprint, encoder.dim, encoder.name)
-        found = store.lookup(keys, vecs)
-    else:
-        found = np.zeros(len(uniq), dtype=bool)
+        try:
+            cache = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache()
+            store = cache.store(encoder.fingerprint, encoder.dim, encoder.name)
+        except OSError as exc:  # unwritable cache folder: embed anyway, say so
+            stats.warnings.append(f"embedding cache unavailable: {exc}")
+        else:
+            found = store.lookup(keys, vecs)
     missing = np.flatnonzero(~found)
     stats.cached = int(found.sum())
     progress(stats.cached, len(uniq), "Looking up cached vectors")

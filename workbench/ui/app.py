@@ -162,6 +162,10 @@ def smoke_test(app, win, screenshot: str | None = None) -> int:
     from PySide6 import QtCore
 
     state = {"code": None, "t0": time.monotonic()}
+    # closing the window after exec() returned would leave Qt "quitting" (every later event loop
+    # in this process, e.g. the next test's, would return at once): close it inside the loop
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
     tmp = tempfile.TemporaryDirectory(prefix="workbench-smoke-")
     s = win.session
 
@@ -172,6 +176,7 @@ def smoke_test(app, win, screenshot: str | None = None) -> int:
         print(f"smoke test: {message}", flush=True)
         if screenshot:
             win.grab().save(screenshot)
+        win.close()
         app.quit()
 
     def on_analysis() -> None:
@@ -199,7 +204,7 @@ def smoke_test(app, win, screenshot: str | None = None) -> int:
     QtCore.QTimer.singleShot(0, lambda: open_sample_project(s, Path(tmp.name)) or finish(1, "could not open sample data"))
     QtCore.QTimer.singleShot(SMOKE_TIMEOUT_S * 1000, lambda: finish(1, f"timed out after {SMOKE_TIMEOUT_S} s"))
     app.exec()
-    win.close()
+    app.setQuitOnLastWindowClosed(quit_on_close)
     tmp.cleanup()
     return int(state["code"] if state["code"] is not None else 1)
 

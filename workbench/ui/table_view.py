@@ -459,11 +459,14 @@ class ExamplesTable(QtWidgets.QWidget):
     def _on_view_selection(self, *_):
         if self._syncing:
             return
-        sel = self.view.selectionModel().selectedRows()
-        rows = self.model.rows[[i.row() for i in sel]] if sel else np.zeros(0, np.int64)
+        # read the selection as ranges (Ctrl+A on a million rows is one range, not 1M indexes)
+        ranges = self.view.selectionModel().selection()
+        parts = [np.arange(r.top(), r.bottom() + 1) for r in ranges]
+        pos = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        rows = self.model.rows[pos[pos < len(self.model.rows)]]
         cur = self.view.currentIndex()
         current = int(self.model.rows[cur.row()]) if cur.isValid() and cur.row() < len(self.model.rows) else None
-        if current is not None and current not in set(rows.tolist()):
+        if current is not None and not np.isin(current, rows):
             current = None
         self.session.selection.set(rows, origin="table", current=current)
 
