@@ -133,6 +133,8 @@ def main() -> None:
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--max-tokens", type=int, default=None, help="keep only texts of at most N tokens")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run every engine N times, interleaved, and keep each one's best (shared machines)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--texts", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -171,14 +173,20 @@ def main() -> None:
         tmp = Path(tmp)
         tf = tmp / "texts.json"
         tf.write_text(json.dumps(texts), encoding="utf-8")
-        results = {}
-        for kind in kinds:
-            r = run_worker(kind, tf, tmp / f"{kind}.npy", args)
-            if "unavailable" in r:
-                print(f"{kind}: unavailable ({r['unavailable']})")
-                continue
-            r["vecs"] = np.load(tmp / f"{kind}.npy")
-            results[kind] = r
+        results: dict[str, dict] = {}
+        for _ in range(max(1, args.repeat)):
+            for kind in list(kinds):
+                r = run_worker(kind, tf, tmp / f"{kind}.npy", args)
+                if "unavailable" in r:
+                    print(f"{kind}: unavailable ({r['unavailable']})")
+                    kinds.remove(kind)
+                    continue
+                best = results.get(kind)
+                if best is not None:  # keep the fastest run, and the highest peak RSS seen
+                    r["rss_mb"] = best["rss_mb"] = max(r["rss_mb"], best["rss_mb"])
+                if best is None or r["seconds"] < best["seconds"]:
+                    r["vecs"] = np.load(tmp / f"{kind}.npy")
+                    results[kind] = r
 
     base = results.get("torch")
     print()

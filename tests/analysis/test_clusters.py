@@ -31,11 +31,12 @@ def test_clusters_agree_with_banking77_intents(banking):
     cl = find_clusters(coords, graph)
     assert 30 <= cl.n_clusters <= 150
     assert (cl.labels == NOISE).sum() == cl.n_noise > 0
-    # measured 0.45 raw / 0.56 with noise assigned on this sample (seed 42); floors leave room
-    # for other CPUs' floating point, not for a broken clustering (random labels score ~0)
-    assert adjusted_rand_score(intents, cl.labels) >= 0.35
+    # measured ARI 0.33 raw (noise = one more cluster) / 0.50 with noise assigned on this sample
+    # (seed 42, int8 encoder); the floors leave room for other CPUs' floating point, not for a
+    # broken clustering (random labels score ~0)
+    assert adjusted_rand_score(intents, cl.labels) >= 0.25
     assigned = assign_noise(cl.labels, coords, graph)
-    assert adjusted_rand_score(intents, assigned) >= 0.45
+    assert adjusted_rand_score(intents, assigned) >= 0.40
 
 
 def test_noise_assignment_follows_neighbours(banking):
@@ -86,5 +87,5 @@ def test_banking77_test_split_clusters_by_intent(tmp_path_factory, monkeypatch):
     graph = build_graph(vecs, 15)
     coords = umap_layout(vecs, graph, seed=42)
     cl = find_clusters(coords, graph, assign_noise_to_nearest=True)
-    # measured ARI 0.60 (noise assigned); see the study in workbench/analysis/clusters.py
-    assert adjusted_rand_score([r["label"] for r in rows], cl.labels) >= 0.5
+    # measured ARI 0.54 (noise assigned); see the study in workbench/analysis/clusters.py
+    assert adjusted_rand_score([r["label"] for r in rows], cl.labels) >= 0.45

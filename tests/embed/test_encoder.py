@@ -94,16 +94,30 @@ def test_progress_and_cancel_between_batches(default_encoder, texts):
     assert seen[-1] == (100, 100) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
     token = CancelToken()
-    calls = []
+    late = []
 
     def progress(done, total, phase):
-        calls.append(done)
+        if token.cancelled:
+            late.append(done)  # a batch ran after the cancel
         if done >= 30:
             token.cancel()
 
     with pytest.raises(Cancelled):
         default_encoder.encode(texts[:100], batch_size=10, progress=progress, cancel=token)
-    assert max(calls) == 30  # stopped before the next batch
+    assert token.cancelled and late == []
+
+
+def test_batches_bound_rows_and_padded_tokens():
+    from workbench.embed.encoder import TOKENS_PER_ROW, _batches
+
+    lengths = np.array([5] * 50 + [100] * 20 + [256] * 7)
+    sub = np.arange(len(lengths))
+    batches = list(_batches(sub, lengths, 32))
+    assert np.array_equal(np.concatenate(batches), sub)
+    for rows in batches:
+        assert len(rows) <= 32
+        assert len(rows) == 1 or len(rows) * lengths[rows].max() <= 32 * TOKENS_PER_ROW
+    assert len(batches[0]) == 32  # short texts keep full batches
 
 
 def test_edge_inputs(default_encoder):

@@ -24,6 +24,14 @@ from types import ModuleType
 
 from workbench.core import paths
 
+# numba's default threading layer on Linux is GNU OpenMP, whose idle threads spin: on the busy
+# 2-core test machine a small parallel kernel call took ~10 ms with it and 0.5 ms with the
+# "workqueue" layer (the IVF graph makes hundreds of such calls). Workqueue does not allow two
+# threads to run numba *parallel* functions at the same time, which the workbench never does (one
+# analysis at a time; the graph's thread pool calls only serial kernels). A NUMBA_THREADING_LAYER
+# set by the user wins.
+THREADING_LAYER = "workqueue"
+
 _lock = threading.Lock()
 _cached_modules: set[str] = set()
 # a NUMBA_CACHE_DIR set before the workbench started (e.g. a CI cache) wins
@@ -31,15 +39,19 @@ _USER_CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or None
 
 
 def prepare() -> None:
-    """Point numba's cache at the workbench cache folder (idempotent, cheap)."""
+    """Point numba's cache at the workbench cache folder and pick its threading layer
+    (idempotent, cheap)."""
     cache_dir = _USER_CACHE_DIR or str(paths.numba_cache_dir())
     os.environ["NUMBA_CACHE_DIR"] = cache_dir
+    os.environ.setdefault("NUMBA_THREADING_LAYER", THREADING_LAYER)
     import sys
 
     if "numba" in sys.modules:  # imported earlier by someone else: update its live config too
         from numba.core import config
 
         config.CACHE_DIR = cache_dir
+        if config.THREADING_LAYER == "default":
+            config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
 
 
 def _enable_caching(package: ModuleType) -> None:

@@ -4,17 +4,19 @@ and reference rows share one map.
 * Up to ``fit_limit`` rows UMAP runs on the precomputed neighbour graph (no second neighbour
   search): UMAP wants each row's own index first with distance 0 and cosine *distances*
   (1 - similarity), which :func:`umap_knn` builds from a :class:`NeighbourGraph`.
-* Above ``fit_limit`` rows UMAP is fitted on a seeded random sample of ``fit_limit`` rows and the
-  rest is placed as ``UMAP.transform`` would place it (see :func:`place`), in batches: each row
-  lands beside its nearest sampled neighbours. This is what lets a million rows finish on a
-  workstation.
+* Above ``fit_limit`` (25,000) rows UMAP is fitted on a seeded random sample of ``fit_limit``
+  rows (its own neighbour graph, same method) and the rest is placed as ``UMAP.transform`` would
+  place it (see :func:`place`), in batches: each row lands beside its nearest sampled
+  neighbours. This is what lets a million rows finish on a workstation; on CLINC150 a 5,000-row
+  sample gave the same cluster agreement (AMI 0.876 with noise assigned) as fitting all 22,500.
 * Initialised with PCA, not UMAP's default spectral embedding: on Banking77 and CLINC150 it
   gave the same or better agreement of clusters with intents (AMI 0.854 vs 0.838 on CLINC150)
   and the spectral solver (ARPACK) alone took longer than the whole optimisation.
 * With a ``seed`` the result is reproducible (UMAP then runs its optimisation on one thread);
   ``seed=None`` is faster on many cores but differs from run to run.
 
-UMAP cannot be interrupted once started; batches of the transform check ``cancel``.
+UMAP's fit cannot be interrupted once started; batches of the placement check ``cancel``.
+The numba code is compiled once and cached (see :mod:`workbench.analysis.jit`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from workbench.analysis import jit
 from workbench.analysis.graph import NeighbourGraph, build_graph, ivf_search, knn
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
-FIT_LIMIT = 50_000
+FIT_LIMIT = 25_000
 TRANSFORM_BATCH = 100_000
 EXACT_PLACE_LIMIT = 5e8  # query x base pairs below which placing searches exactly
 PHASE = "map layout (cannot be interrupted)"
@@ -70,15 +72,35 @@ def default_epochs(n_fit: int) -> int:
     return 500 if n_fit <= 10_000 else (200 if n_fit <= 20_000 else 100)
 
 
+def pca_init(vectors: np.ndarray, n_components: int, seed: int | None) -> np.ndarray:
+    """UMAP's "pca" initialisation, computed directly from the d x d covariance (a fraction of
+    a second where scikit-learn's PCA took seconds): the top principal components, each
+    oriented so its largest coordinate is positive (deterministic), scaled to +-10 with
+    1e-4 noise as UMAP's ``noisy_scale_coords`` does."""
+    from threadpoolctl import threadpool_limits
+
+    x = vectors - vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
+    cov = (x.T @ x).astype(np.float64)
+    with threadpool_limits(1, user_api="blas"):  # tiny problem: threads only add latency
+        _, vecs = np.linalg.eigh(cov)
+    top = vecs[:, ::-1][:, :n_components].astype(np.float32)
+    emb = x @ top
+    flip = np.sign(emb[np.abs(emb).argmax(axis=0), np.arange(emb.shape[1])])
+    emb *= np.where(flip == 0, 1, flip)
+    scale = 10.0 / max(float(np.abs(emb).max()), 1e-12)
+    rng = np.random.default_rng(seed)
+    return (emb * scale + rng.normal(scale=1e-4, size=emb.shape)).astype(np.float32)
+
+
 def _make_umap(n_neighbors: int, n_components: int, min_dist: float, seed: int | None,
-               n_epochs: int | None, precomputed=None):
+               n_epochs: int | None, precomputed=None, init=None):
     umap = jit.umap()
     kwargs = dict(
         n_neighbors=n_neighbors,
         n_components=n_components,
         min_dist=min_dist,
         metric="cosine",
-        init="pca",
+        init=init if init is not None else "pca",
         random_state=seed,
         n_epochs=n_epochs,
         low_memory=True,
@@ -186,7 +208,7 @@ def umap_layout(
             nn = max(2, min(n_neighbors, graph.k + 1, n - 1))
             knn_i, knn_d = umap_knn(graph, nn)
             model = _make_umap(nn, n_components, min_dist, seed, n_epochs or default_epochs(n),
-                               (knn_i, knn_d))
+                               (knn_i, knn_d), pca_init(vectors, n_components, seed))
             coords = model.fit_transform(vectors)
         else:
             rng = np.random.default_rng(seed)
@@ -198,7 +220,7 @@ def umap_layout(
             nn = max(2, min(n_neighbors, fit_limit - 1))
             knn_i, knn_d = umap_knn(sample_graph, nn)
             model = _make_umap(nn, n_components, min_dist, seed, n_epochs or default_epochs(fit_limit),
-                               (knn_i, knn_d))
+                               (knn_i, knn_d), pca_init(vectors[sample], n_components, seed))
             coords = np.empty((n, n_components), dtype=np.float32)
             coords[sample] = model.fit_transform(vectors[sample])
             progress(fit_limit, n, "map layout: placing the rest")

@@ -154,8 +154,8 @@ class Session(QtCore.QObject):
                 self._apply_analysis(cached)
                 if cached.stale:
                     self.analysis_stale = True
-                    self.sig_stale.emit("The data changed since the last analysis; the map shows that analysis. "
-                                        "Run it again (Ctrl+R) to bring it up to date.")
+                    self.sig_stale.emit("The data or the analysis settings changed since the last analysis; the map "
+                                        "shows that analysis. Run it again (Ctrl+R) to bring it up to date.")
                 self.ensure_vectors()  # from the vector cache, for neighbours and search
             elif analyse:
                 self.run_analysis()

@@ -21,7 +21,9 @@ from typing import Callable
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-MIRROR_LIMIT = 20_000  # mirror a selection into Qt's item selection up to this many rows
+# Qt's item selection costs O(rows x columns) Python calls to set or clear (16 s for 1M rows), so
+# only selections up to this size are mirrored into it; bigger ones are shown by row colour only
+MIRROR_LIMIT = 5_000
 SYNC_FILTER_LIMIT = 50_000  # filter on the GUI thread below this many rows, else in a worker
 PREVIEW = 240
 
@@ -196,31 +198,35 @@ class ExamplesModel(QtCore.QAbstractTableModel):
                 return self.columns[section].tip or None
         return None
 
+    _ROLES = frozenset({QtCore.Qt.DisplayRole, QtCore.Qt.ToolTipRole, QtCore.Qt.ForegroundRole,
+                        QtCore.Qt.FontRole, QtCore.Qt.BackgroundRole, QtCore.Qt.TextAlignmentRole})
+
     def data(self, index, role=QtCore.Qt.DisplayRole):
-        if not index.isValid():
+        if role not in self._ROLES or not index.isValid():  # called for every cell and role: be quick
             return None
         ws = self.session.ws
         row = int(self.rows[index.row()])
         if ws is None or row >= ws.n:
             return None
-        col = self.columns[index.column()]
         if role == QtCore.Qt.DisplayRole:
-            return col.text(row)
+            return self.columns[index.column()].text(row)
+        if role == QtCore.Qt.BackgroundRole:
+            sel = self.session.selection
+            return self._sel_brush if len(sel) and sel.mask()[row] else None
+        if role == QtCore.Qt.ForegroundRole:
+            return self._muted if ws.rejected[row] else None
+        col = self.columns[index.column()]
+        if role == QtCore.Qt.TextAlignmentRole:
+            return int(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter) if col.numeric else None
+        if role == QtCore.Qt.FontRole:
+            if ws.rejected[row] and col.key == "prompt":
+                f = QtGui.QFont()
+                f.setStrikeOut(True)
+                return f
+            return None
         if role == QtCore.Qt.ToolTipRole and col.key in ("prompt", "response"):
             text = ws.prompt[row] if col.key == "prompt" else ws.response[row]
             return (text or "")[:1500]
-        if role == QtCore.Qt.ForegroundRole and ws.rejected[row]:
-            return self._muted
-        if role == QtCore.Qt.FontRole and ws.rejected[row] and col.key == "prompt":
-            f = QtGui.QFont()
-            f.setStrikeOut(True)
-            return f
-        if role == QtCore.Qt.BackgroundRole:
-            sel = self.session.selection
-            if len(sel) and sel.mask()[row]:
-                return self._sel_brush
-        if role == QtCore.Qt.TextAlignmentRole and col.numeric:
-            return int(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
         return None
 
     def sort(self, column: int, order=QtCore.Qt.AscendingOrder) -> None:
@@ -241,6 +247,19 @@ class ExamplesModel(QtCore.QAbstractTableModel):
             perm = perm[::-1]
         self.rows = self.rows[perm]
         self._pos = None
+
+
+class ExamplesView(QtWidgets.QTableView):
+    """The table view; Select All goes to the shared selection (fast at any size), not Qt's."""
+
+    sig_select_all = QtCore.Signal()
+
+    def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:
+        if ev.matches(QtGui.QKeySequence.SelectAll):
+            ev.accept()
+            self.sig_select_all.emit()
+            return
+        super().keyPressEvent(ev)
 
 
 class ExamplesTable(QtWidgets.QWidget):
@@ -290,7 +309,8 @@ class ExamplesTable(QtWidgets.QWidget):
         bar.addWidget(self.only_selected)
         bar.addWidget(self.similar_btn)
         bar.addWidget(self.count)
-        self.view = QtWidgets.QTableView()
+        self.view = ExamplesView()
+        self.view.sig_select_all.connect(self.select_all_shown)
         self.view.setObjectName("examplesView")
         self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
@@ -514,6 +534,10 @@ class ExamplesTable(QtWidgets.QWidget):
             finally:
                 self._syncing = False
             self.view.scrollTo(idx, QtWidgets.QAbstractItemView.PositionAtCenter)
+
+    def select_all_shown(self) -> None:
+        """Select every row the table shows (after filters), in the shared selection."""
+        self.session.selection.set(self.model.rows, origin="table-all")
 
     def focus_search(self) -> None:
         self.search.setFocus()
