@@ -89,3 +89,23 @@ def test_banking77_test_split_clusters_by_intent(tmp_path_factory, monkeypatch):
     cl = find_clusters(coords, graph, assign_noise_to_nearest=True)
     # measured ARI 0.54 (noise assigned); see the study in workbench/analysis/clusters.py
     assert adjusted_rand_score([r["label"] for r in rows], cl.labels) >= 0.45
+
+
+def test_matching_clusters_across_analyses(banking):
+    """Names given to clusters carry over: a re-clustering with another seed finds most of them."""
+    from workbench.analysis.clusters import match_clusters
+
+    vecs, graph, coords, _ = banking
+    keys = [("s", i) for i in range(len(vecs))]
+    a = find_clusters(coords, graph)
+    other = umap_layout(vecs, graph, seed=7)
+    b = find_clusters(other, graph)
+    same = match_clusters(keys, a.labels, keys, a.labels)
+    assert same == {c: c for c in range(a.n_clusters)}
+    moved = match_clusters(keys, a.labels, keys, b.labels)
+    assert len(moved) >= 0.5 * min(a.n_clusters, b.n_clusters)
+    assert len(set(moved.values())) == len(moved)
+    # with a dropped half of the rows, surviving clusters still match
+    half = np.arange(0, len(vecs), 2)
+    sub = match_clusters(keys, a.labels, [keys[i] for i in half], a.labels[half])
+    assert len(sub) >= 0.8 * a.n_clusters

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.analysis.clusters import PHASE as CLUSTER_PHASE
 from workbench.analysis.clusters import Clusters, find_clusters
 from workbench.analysis.conflicts import find_conflicts
 from workbench.analysis.coverage import coverage
@@ -16,6 +17,7 @@ from workbench.analysis.duplicates import find_duplicates
 from workbench.analysis.flags import quality_flags
 from workbench.analysis.graph import build_graph
 from workbench.analysis.labels import ctfidf_terms, format_label
+from workbench.analysis.layout import PHASE as LAYOUT_PHASE
 from workbench.analysis.layout import umap_layout
 from workbench.analysis.leakage import find_leakage
 from workbench.analysis.queue import review_queue
@@ -38,9 +40,10 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         graph = previous.graph
         ph.timings["neighbour graph (reused)"] = 0.0
     else:
+        kind = "exact" if n <= params.exact_limit else "approximate"
         graph = ph.run("neighbour graph", lambda: build_graph(
             inp.prompt_vecs, params.k, exact_limit=params.exact_limit, seed=seed,
-            progress=progress, cancel=cancel))
+            progress=progress, cancel=cancel), announce=f"neighbour graph ({kind})")
 
     # 2. map
     if _reuse(previous, keys, "layout"):
@@ -50,7 +53,7 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         coords = ph.run("map layout", lambda: umap_layout(
             inp.prompt_vecs, graph, n_neighbors=params.umap_neighbors, min_dist=params.min_dist,
             seed=params.seed, fit_limit=params.layout_fit_limit, n_epochs=params.umap_epochs,
-            progress=progress, cancel=cancel))
+            progress=progress, cancel=cancel), announce=LAYOUT_PHASE)
 
     # 3. clusters and their labels
     if _reuse(previous, keys, "clusters"):
@@ -67,11 +70,11 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
                 inp.prompt_vecs, graph, n_components=params.cluster_dims, min_dist=0.0,
                 n_neighbors=params.umap_neighbors, seed=params.seed,
                 fit_limit=params.layout_fit_limit, n_epochs=params.umap_epochs,
-                progress=progress, cancel=cancel))
+                progress=progress, cancel=cancel), announce=LAYOUT_PHASE)
         clusters = ph.run("clusters", lambda: find_clusters(
             space, graph, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
             selection=params.cluster_selection, assign_noise_to_nearest=params.assign_noise,
-            progress=progress, cancel=cancel))
+            progress=progress, cancel=cancel), announce=CLUSTER_PHASE)
         terms = ph.run("cluster labels", lambda: ctfidf_terms(
             inp.prompt, clusters.labels, n_terms=params.label_terms, seed=seed))
     labels = clusters.labels
@@ -172,8 +175,9 @@ def _snippet(text: str, n: int = 160) -> str:
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
-def _cluster_examples(vecs: np.ndarray, labels: np.ndarray, k: int) -> dict[int, list[int]]:
-    """Per cluster, the k members closest to the cluster's mean direction (most typical)."""
+def _cluster_examples(vecs: np.ndarray, labels: np.ndarray, texts, k: int) -> dict[int, list[int]]:
+    """Per cluster, k members closest to the cluster's mean direction (most typical), one per
+    distinct text (a cluster of repeated questions shows k different ones)."""
     out: dict[int, list[int]] = {}
     mask = labels >= 0
     if not mask.any():
@@ -185,9 +189,17 @@ def _cluster_examples(vecs: np.ndarray, labels: np.ndarray, k: int) -> dict[int,
         v = vecs[members]
         centre = v.mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
-        sims = v @ centre
-        top = members[np.argsort(-sims, kind="stable")[:k]]
-        out[int(labels[members[0]])] = top.tolist()
+        order = members[np.argsort(-(v @ centre), kind="stable")]
+        picked: list[int] = []
+        seen: set[str] = set()
+        for i in order[: 20 * k].tolist():
+            key = " ".join((texts[i] or "").lower().split())
+            if key not in seen:
+                seen.add(key)
+                picked.append(i)
+                if len(picked) == k:
+                    break
+        out[int(labels[members[0]])] = picked
     return out
 
 
@@ -203,7 +215,7 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
     ncl = clusters.n_clusters
     cov_by = {c["cluster"]: c for c in cov.clusters}
     inc_by = {c["cluster"]: c for c in (conf.clusters if conf is not None else [])}
-    typical = _cluster_examples(inp.prompt_vecs, labels, 5)
+    typical = _cluster_examples(inp.prompt_vecs, labels, inp.prompt, 5)
     cluster_items = []
     for c in range(ncl):
         members = labels == c

@@ -10,8 +10,10 @@ precomputed kNN).
   with the rows of the ``n_probe`` cells whose centres are nearest to their own cell's centre.
   Everything is matrix products plus the same top-k kernel, so nothing needs a long just-in-time
   compilation at run time (pynndescent, which UMAP uses, spends 30-90 s compiling in every new
-  process; its search functions cannot be cached). Measured recall of the 15 true nearest
-  neighbours: see ``IVF_RECALL`` below and ``tests/analysis/test_graph.py``.
+  process; its search functions cannot be cached). Measured share of the 15 true nearest
+  neighbours found (recall): 0.97 on Banking77 (13,083 queries), 0.92 on the 100,000-row
+  benchmark set (whose 27,000 jittered copies make neighbour distances unusually flat); near
+  duplicates (cosine >= 0.93) are found at >= 99% (``tests/analysis/test_graph.py``).
 
 Both are deterministic for a given input and seed.
 """
@@ -29,7 +31,6 @@ EXACT_LIMIT = 20_000
 BLOCK = 2048  # query rows per block
 COL_BLOCK = 16384  # base rows per block (exact search)
 N_PROBE = 12
-IVF_RECALL = "0.98 at N=13k (Banking77, k=15, n_probe=12); see test_graph.py"
 
 
 @dataclass(frozen=True)

@@ -132,8 +132,10 @@ def warm_up() -> None:
     from workbench.analysis.layout import umap_layout
 
     rng = np.random.default_rng(0)
-    vecs = rng.normal(size=(300, 16)).astype(np.float32)
+    vecs = rng.normal(size=(400, 16)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    build_graph(vecs, 10, exact_limit=0)  # the approximate (IVF) path of large inputs
     graph = build_graph(vecs, 10)
     coords = umap_layout(vecs, graph, n_neighbors=10, seed=0)
+    umap_layout(vecs, graph, n_neighbors=10, seed=0, fit_limit=200, n_epochs=20)  # sample + place
     find_clusters(coords, graph, min_cluster_size=10)

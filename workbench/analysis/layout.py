@@ -33,6 +33,7 @@ FIT_LIMIT = 25_000
 TRANSFORM_BATCH = 100_000
 EXACT_PLACE_LIMIT = 5e8  # query x base pairs below which placing searches exactly
 PHASE = "map layout (cannot be interrupted)"
+PLACE_PHASE = "map layout: placing the rest"
 
 
 def umap_knn(graph: NeighbourGraph, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +172,7 @@ def place(model, sample_vecs: np.ndarray, sample_coords: np.ndarray, rest_vecs: 
             init, sample_coords.copy(), graph.row, graph.col, n_epochs, n_sample, eps,
             model._a, model._b, rng_state, model.repulsion_strength, model._initial_alpha / 4.0,
             model.negative_sample_rate, seed is None, verbose=False, move_other=False)
-        progress(min(start + TRANSFORM_BATCH, n_rest), n_rest, "map layout: placing the rest")
+        progress(min(start + TRANSFORM_BATCH, n_rest), n_rest, PLACE_PHASE)
     return out
 
 
@@ -202,6 +203,7 @@ def umap_layout(
         return _tiny_layout(vectors, n_components)
     cancel.check()
     progress(0, n, PHASE)
+    phase = PHASE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # UMAP warns about transform being unavailable, etc.
         if n <= fit_limit:
@@ -214,7 +216,6 @@ def umap_layout(
             rng = np.random.default_rng(seed)
             sample = np.sort(rng.choice(n, size=fit_limit, replace=False))
             rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
-            progress(0, n, PHASE)
             sample_graph = build_graph(vectors[sample], max(n_neighbors - 1, 1), seed=seed or 0,
                                        cancel=cancel)
             nn = max(2, min(n_neighbors, fit_limit - 1))
@@ -223,11 +224,12 @@ def umap_layout(
                                (knn_i, knn_d), pca_init(vectors[sample], n_components, seed))
             coords = np.empty((n, n_components), dtype=np.float32)
             coords[sample] = model.fit_transform(vectors[sample])
-            progress(fit_limit, n, "map layout: placing the rest")
+            phase = PLACE_PHASE
+            progress(fit_limit, n, phase)
             coords[rest] = place(model, vectors[sample], coords[sample], vectors[rest], nn, seed,
                                  progress=lambda d, t, p: progress(fit_limit + d, n, p), cancel=cancel)
     coords = np.asarray(coords, dtype=np.float32)
     if not np.all(np.isfinite(coords)):  # a degenerate input (all rows identical) can give NaN
         coords = np.nan_to_num(coords, nan=0.0, posinf=0.0, neginf=0.0)
-    progress(n, n, PHASE)
+    progress(n, n, phase)
     return coords

@@ -43,12 +43,30 @@ leaked               bool      eval row duplicated (exactly or nearly) in train
 leak_sim             float32   eval rows: prompt cosine to the nearest train prompt (NaN otherwise)
 ==================== ========= ==================================================================
 
-``summary.json`` — findings, each example referred to as ``{"source": name, "line": n}``:
-``version``, ``revision``, ``cache_key``, ``params`` (every parameter), ``created``,
-``timings`` (seconds per phase), ``counts`` (rows per role, clusters, noise, ...), ``sources``,
-``clusters`` (id, label, terms, size, per-role counts, shares, inconsistency, examples),
-``duplicates``, ``conflicts``, ``gaps`` (ranked gaps + unreached clusters), ``leakage``,
-``queue``, ``flags`` (counts with definitions).
+``summary.json`` — findings, each example referred to as ``{"source": name, "line": n}``
+(lists are ranked, most important first; long lists are capped, counts are not):
+
+* ``version``, ``revision``, ``cache_key``, ``created``, ``encoder``, ``params`` (every parameter
+  of :class:`AnalysisParams`), ``timings`` (seconds per phase);
+* ``counts``: examples, by_role, clusters, noise, duplicate_groups, duplicate_removable,
+  conflicts, gap_inputs, gaps, leaked, flagged;
+* ``sources``: [{source, role, rows}];
+* ``clusters``: [{id, label, terms, size, roles {role: n}, train_share, production_share, n_gap,
+  inconsistency, inconsistency_reason, examples [{source, line, text}]}] (id order = size order);
+* ``duplicates``: threshold, n_groups, n_removable, by_scope, by_kind, groups [{group, kind,
+  scope, size, roles, min_sim, same_response, keeper, members, removable, reason}];
+* ``conflicts``: n_conflicts, conflicts [{example, score, against [{example, prompt_sim,
+  response_sim, divergence, differs_in}], reason}], by_cluster [{cluster, cluster_label,
+  inconsistency, reason}] (or ``skipped`` with the reason when there were no response vectors);
+* ``gaps``: n_gap_inputs, gaps [{rank, kind, cluster, cluster_label, region, n_affected,
+  suggested_add, production_share, train_share, examples [{example, text, nearest_train_sim}],
+  reason}], unreached [{cluster, cluster_label, n_train, reason}];
+* ``leakage``: n_leaked, n_eval, leaks [{example, train_match, kinds, reason, ...}];
+* ``queue``: queue [{rank, example, priority, gap, density, reason, ...}];
+* ``flags``: counts [{flag, count, definition}], length_stats.
+
+Field details: the modules :mod:`duplicates`, :mod:`conflicts`, :mod:`coverage`, :mod:`queue`,
+:mod:`leakage` and :mod:`flags`, whose docstrings define each finding and threshold.
 
 ``graph.npz`` — the neighbour graph (``indices``, ``sims``), reused by a re-run of the same
 revision; ``cache.json`` — cache key, revision and stage keys, written last so a crash never
@@ -291,9 +309,11 @@ class _Phases:
         self.progress, self.cancel = progress, cancel
         self.timings: dict[str, float] = {}
 
-    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+    def run(self, name: str, fn: Callable[[], Any], announce: str | None = None) -> Any:
+        """Run phase ``name`` (its timing key); ``announce`` = the phase text the step itself
+        reports first, so a front end does not show the phase twice."""
         self.cancel.check()
-        self.progress(0, 0, name)
+        self.progress(0, 0, announce or name)
         t0 = time.perf_counter()
         out = fn()
         self.timings[name] = round(time.perf_counter() - t0, 3)

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", action="append", default=[], metavar="FILE", help="add FILE as eval data")
     p.add_argument("--reference", action="append", default=[], metavar="FILE", help="add FILE as reference data")
     p.add_argument("--no-analysis", action="store_true", help="do not start the analysis after loading files")
+    p.add_argument("--sample", action="store_true",
+                   help="open the sample project (sample_data: Banking77 + Dolly train, production, eval) and analyse it")
     p.add_argument("--smoke-test", action="store_true",
                    help="open the window offscreen on sample_data, run a small analysis, exit 0 when it works")
     p.add_argument("--screenshot", metavar="PNG", help="with --smoke-test: save the window to PNG at the end")
@@ -135,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     roles = {str(Path(f)): r for r, group in (("train", args.train), ("production", args.production),
                                                ("eval", args.eval), ("reference", args.reference)) for f in group}
     data = [f for f in files if f.suffix != ".wbproj"] + [Path(f) for f in roles]
-    if projects:
+    if args.sample:
+        open_sample_project(win.session)
+    elif projects:
         win.session.open_project(projects[0], analyse=not args.no_analysis)
     elif data:
         missing = [str(f) for f in data if not f.exists()]
