@@ -61,13 +61,13 @@ def make_rows(n: int, seed: int = 0):
     src = np.arange(n) % len(base)
     copy = np.arange(n) // len(base)
     prompts = [prompts_b[s] + (f" #{c}" if c else "") for s, c in zip(src, copy)]
-    pv = pv_b[src].copy()
-    jit = copy > 0
-    if jit.any():
-        noise = rng.normal(size=(int(jit.sum()), pv.shape[1])).astype(np.float32)
+    pv = pv_b[src]
+    for start in range(len(base), n, 65536):  # jitter the copies, a block at a time (memory)
+        block = pv[start:start + 65536]
+        noise = rng.normal(size=block.shape).astype(np.float32)
         noise *= JITTER / np.linalg.norm(noise, axis=1, keepdims=True)
-        pv[jit] += noise
-        pv[jit] /= np.linalg.norm(pv[jit], axis=1, keepdims=True)
+        block += noise
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
     kinds = kinds_b[src]
     u = rng.random(n)
     roles = np.where(np.isin(kinds, ["oos", "sentence"]), "production",
@@ -82,6 +82,35 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+class _RssWatch:
+    """Samples the process RSS every 50 ms and keeps the peak per reported phase."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.phase = "start"
+        self.peaks: dict[str, float] = {}
+        self._proc = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def progress(self, done: int, total: int, phase: str) -> None:
+        self.phase = phase
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            mb = self._proc.memory_info().rss / 2**20
+            if mb > self.peaks.get(self.phase, 0):
+                self.peaks[self.phase] = round(mb)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def child_workbench(n: int, out_dir: str) -> dict:
     from workbench.analysis.pipeline import AnalysisInput, AnalysisParams, run_analysis
 
@@ -90,14 +119,17 @@ def child_workbench(n: int, out_dir: str) -> dict:
                         role=roles, prompt=prompts, response=responses, prompt_vecs=pv,
                         response_vecs=rv, encoder="bench")
     rss_data = _peak_rss_mb()
+    watch = _RssWatch()
     t0 = time.perf_counter()
-    res = run_analysis(inp, AnalysisParams())
+    res = run_analysis(inp, AnalysisParams(), progress=watch.progress)
     t1 = time.perf_counter()
     res.write(out_dir)
     t2 = time.perf_counter()
     phases = dict(res.timings)
     phases["write results"] = round(t2 - t1, 3)
+    watch.stop()
     return {"phases": phases, "total": round(t2 - t0, 2), "rss_mb": round(_peak_rss_mb(), 0),
+            "rss_by_phase_mb": watch.peaks,
             "rss_inputs_mb": round(rss_data, 0), "clusters": res.summary["counts"]["clusters"],
             "noise": res.summary["counts"]["noise"]}
 

@@ -84,6 +84,17 @@ def _turns_text(turns: Any) -> str:
     return "\x1e".join(parts)
 
 
+def _hash_array(h: Any, a: np.ndarray, rows: int = 65536) -> None:
+    """Feed an array's shape, dtype and bytes to ``h`` without copying it whole."""
+    h.update(f"{a.shape}{a.dtype}".encode())
+    for start in range(0, len(a), rows):
+        h.update(memoryview(np.ascontiguousarray(a[start:start + rows])).cast("B"))
+
+
+def all_finite(a: np.ndarray, rows: int = 65536) -> bool:
+    return all(np.isfinite(a[s:s + rows]).all() for s in range(0, len(a), rows))
+
+
 def input_revision(inp: Any) -> str:
     """blake2b over row count, sources, lines, roles, every text and every vector byte."""
     h = hashlib.blake2b(digest_size=16)
@@ -96,8 +107,8 @@ def input_revision(inp: Any) -> str:
         _hash_texts(h, inp.system)
     if inp.turns is not None:
         _hash_texts(h, [_turns_text(t) for t in inp.turns])
-    h.update(np.ascontiguousarray(inp.prompt_vecs).tobytes())
+    _hash_array(h, inp.prompt_vecs)
     if inp.response_vecs is not None:
         h.update(b"responses")
-        h.update(np.ascontiguousarray(inp.response_vecs).tobytes())
+        _hash_array(h, inp.response_vecs)
     return h.hexdigest()

@@ -108,7 +108,8 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
                 "conflicts": conf, "coverage": cov, "queue": queue, "leakage": leak}
     examples = ph.run("results", lambda: build_examples(inp, coords, clusters, terms, flags, dups,
                                                         conf, cov, queue, leak))
-    summary = build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, leak)
+    summary = ph.run("summary", lambda: build_summary(inp, params, clusters, terms, flags, dups,
+                                                      conf, cov, queue, leak))
     return examples, summary, graph, findings
 
 
@@ -216,16 +217,17 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
     cov_by = {c["cluster"]: c for c in cov.clusters}
     inc_by = {c["cluster"]: c for c in (conf.clusters if conf is not None else [])}
     typical = _cluster_examples(inp.prompt_vecs, labels, inp.prompt, 5)
+    role_names = list(by_role)
+    role_idx = np.unique(inp.role.astype(str), return_inverse=True)[1]  # same order as by_role
+    inside = labels >= 0
+    per_role = np.zeros((max(ncl, 1), len(role_names)), dtype=np.int64)
+    np.add.at(per_role, (labels[inside], role_idx[inside]), 1)
     cluster_items = []
     for c in range(ncl):
-        members = labels == c
-        rc = {}
-        for r in by_role:
-            k = int((members & (inp.role == r)).sum())
-            if k:
-                rc[r] = k
+        rc = {r: int(per_role[c, j]) for j, r in enumerate(role_names) if per_role[c, j]}
+        members_n = int(per_role[c].sum())
         item = {"id": c, "label": format_label(terms.get(c, []), c), "terms": terms.get(c, []),
-                "size": int(members.sum()), "roles": rc}
+                "size": members_n, "roles": rc}
         if c in cov_by:
             item.update({k: cov_by[c][k] for k in ("train_share", "production_share", "n_gap")})
         if c in inc_by:

@@ -125,7 +125,10 @@ def _walk(vecs, q, rest, graph, base_mask, sim, idx, rounds: int = 3):
     for _ in range(rounds):
         nb = graph.indices[q[rest]]
         cand = np.where(nb >= 0, best[np.maximum(nb, 0)], -1)
-        cs = np.einsum("ikd,id->ik", vecs[np.maximum(cand, 0)], vecs[q[rest]])
+        cs = np.empty(cand.shape, np.float32)
+        for s0 in range(0, len(rest), 8192):  # in blocks: no (rows x k x d) temporary (9 GB at 1M)
+            c0 = np.maximum(cand[s0:s0 + 8192], 0)
+            cs[s0:s0 + 8192] = np.einsum("ikd,id->ik", vecs[c0], vecs[q[rest[s0:s0 + 8192]]])
         cs[cand < 0] = -np.inf
         j = cs.argmax(axis=1)
         s = cs[np.arange(len(rest)), j]

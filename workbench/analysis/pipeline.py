@@ -151,7 +151,9 @@ class AnalysisInput:
         if bad:
             raise AnalysisError(f"analysis input: {n} sources but " +
                                 ", ".join(f"{v} {k}" for k, v in bad.items()))
-        if self.prompt_vecs.ndim != 2 or (n and not np.isfinite(self.prompt_vecs).all()):
+        from workbench.analysis._inputs import all_finite
+
+        if self.prompt_vecs.ndim != 2 or (n and not all_finite(self.prompt_vecs)):
             raise AnalysisError("analysis input: prompt vectors must be a finite (N, d) array")
 
     @property

@@ -107,7 +107,7 @@ class FindingPanel(QtWidgets.QWidget):
                 if isinstance(v, tuple):  # (text, sort value)
                     it.setText(col, v[0])
                     it.setData(col, QtCore.Qt.UserRole, v[1])
-                    it.setTextAlignment(col, int(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter))
+                    it.setTextAlignment(col, QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
             it.setData(0, QtCore.Qt.UserRole + 1, k)
             it.setToolTip(0, f.title)
             items.append(it)
