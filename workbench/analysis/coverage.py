@@ -141,10 +141,13 @@ def _walk(vecs, q, rest, graph, base_mask, sim, idx, rounds: int = 3):
     if len(left):
         base = np.nonzero(base_mask)[0]
         sample = base if len(base) <= 4096 else np.random.default_rng(0).choice(base, 4096, replace=False)
-        m = vecs[q[left]] @ vecs[sample].T
-        j = m.argmax(axis=1)
-        idx[left] = sample[j]
-        sim[left] = m[np.arange(len(left)), j]
+        sv = vecs[sample]
+        for s0 in range(0, len(left), 8192):  # in blocks: all rows x 4096 at once was 6 GB at 1M
+            part = left[s0:s0 + 8192]
+            m = vecs[q[part]] @ sv.T
+            j = m.argmax(axis=1)
+            idx[part] = sample[j]
+            sim[part] = m[np.arange(len(part)), j]
 
 
 @dataclass
