@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     steps: list[list[str]] = [["new", str(project)]]
     steps += [["add", str(project), str(data / name), "--role", role] for name, role in SAMPLE_SOURCES]
-    steps.append(["analyze", str(project), "--out", str(folder / "analysis"), "--device", args.device])
+    # the project's own analysis folder: where the app and `workbench export` look for results
+    analysis = folder / "sample.wbproj-data" / "analysis"
+    steps.append(["analyze", str(project), "--out", str(analysis), "--device", args.device])
     steps.append(["export", str(project), "--out", str(folder / "export"), "--format", "chat",
                   "--split", "0.9", "--report", "--device", args.device])
     for argv in steps:
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if code not in (0, 1):  # 1 = done with warnings (e.g. bad lines reported)
             return code
     print(f"\nDemo done. Project: {project}\n"
-          f"  analysis: {folder / 'analysis'} (examples.parquet, summary.json)\n"
+          f"  analysis: {analysis} (examples.parquet, summary.json)\n"
           f"  export:   {folder / 'export'} (cleaned JSONL, manifest.json, report.html)\n"
           f"Open it in the app with:  workbench {project}")
     return 0
