@@ -62,12 +62,17 @@ def test_analyze_project_matches_files(tmp_path, capsys, warm_home):
     a = pd.read_parquet(tmp_path / "p" / "examples.parquet")
     b = pd.read_parquet(tmp_path / "f" / "examples.parquet")
     pd.testing.assert_frame_equal(a, b)
+    # without --out a project's results go to its own analysis folder, where export finds them
+    assert main(["analyze", str(proj)]) == 0
+    own = tmp_path / "demo.wbproj-data" / "analysis" / "examples.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(own), a)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["analyze", "--out", "x"], "Nothing to analyse"),
     (["analyze", "p.wbproj", "--train", "t.jsonl", "--out", "x"], "either a PROJECT or data files"),
     (["analyze", "--train", "/no/such/file.jsonl", "--out", "x"], "file.jsonl"),
+    (["analyze", "--train", "t.jsonl"], "--out DIR"),
 ])
 def test_bad_invocations_fail_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -40,7 +40,10 @@ def register(subparsers) -> None:
     for role in ROLE_OPTIONS:
         p.add_argument(f"--{role}", action="append", default=[], metavar="FILE",
                        help=f"{role} data file (JSONL, JSON, CSV/TSV, Parquet; may repeat)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if needed)")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for the results (created if needed); required with data files. For a "
+                        "project it defaults to the project's own analysis folder "
+                        "(NAME.wbproj-data/analysis), where the app and `workbench export` find it")
     g = p.add_argument_group("embedding")
     g.add_argument("--model", default=None, help="embedding model (default: the built-in all-MiniLM-L6-v2)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -141,14 +144,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("Give either a PROJECT or data files (--train/--production/...), not both.")
     if not args.project and not files:
         raise InputError("Nothing to analyse: give a PROJECT or at least one --train FILE.")
+    if not args.project and not args.out:
+        raise InputError("Say where the results go: --out DIR (needed when analysing data files).")
     t0 = time.monotonic()
     bar = ProgressBar()
     params = _params(args)
-    out = Path(args.out).expanduser()
+    out = Path(args.out).expanduser() if args.out else None
     if args.project:
+        from workbench.curate.context import analysis_dir
         from workbench.project import Project
 
         with Project.open(args.project, read_only=True) as project:
+            if out is None:
+                out = analysis_dir(project)
             ws = project.load(progress=bar)
             bar.close()
             encoder, pv, rv, stats = _embed(ws.prompt, ws.response, args, bar)

@@ -53,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     steps: list[list[str]] = [["new", str(project)]]
     steps += [["add", str(project), str(data / name), "--role", role] for name, role in SAMPLE_SOURCES]
-    # the project's own analysis folder: where the app and `workbench export` look for results
+    # no --out: results go to the project's own analysis folder, where the app and export find them
     analysis = folder / "sample.wbproj-data" / "analysis"
-    steps.append(["analyze", str(project), "--out", str(analysis), "--device", args.device])
+    steps.append(["analyze", str(project), "--device", args.device])
     steps.append(["export", str(project), "--out", str(folder / "export"), "--format", "chat",
                   "--split", "0.9", "--report", "--device", args.device])
     for argv in steps:
