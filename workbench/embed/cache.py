@@ -19,7 +19,6 @@ into RAM, so a 1M x 384 cache (1.5 GB) is never loaded whole. When a store holds
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core import paths
+from workbench.core.atomic import TMP_SUFFIX, atomic_write, fsync_dir, fsync_file, write_json
 from workbench.core.hashing import text_key
 
 KEY_DTYPE = np.dtype("S16")
@@ -43,15 +43,8 @@ def text_keys(texts) -> np.ndarray:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
 
 
 @dataclass
@@ -107,7 +100,8 @@ class ModelStore:
         now = time.time()
         for p in self.dir.iterdir():
             sid = p.name.split(".vecs.npy")[0] if p.name.endswith(".vecs.npy") else None
-            stale = p.name.startswith(".tmp-") or (sid is not None and sid not in present)
+            stale = p.name.startswith(".tmp-") or (p.name.startswith(".") and p.name.endswith(TMP_SUFFIX)) or (
+                sid is not None and sid not in present)
             try:
                 if stale and now - p.stat().st_mtime > ORPHAN_SECONDS:
                     p.unlink()
@@ -194,9 +188,9 @@ class ModelStore:
                         merged[start + sel] = s.vecs[pos[sl][sel]]
             merged.flush()
             del merged
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            fsync_file(tmp)
             os.replace(tmp, final)
+            fsync_dir(self.dir)
         finally:
             tmp.unlink(missing_ok=True)
         _save_npy(self.dir / f"{sid}.keys.npy", keys)
@@ -224,9 +218,7 @@ class EmbeddingCache:
             st = ModelStore(folder, dim)
             meta = folder / "meta.json"
             if not meta.exists():
-                tmp = folder / f".tmp-meta-{uuid.uuid4().hex[:8]}.json"
-                tmp.write_text(json.dumps({"model": name, "dimension": dim, "fingerprint": fingerprint}, indent=2))
-                os.replace(tmp, meta)
+                write_json(meta, {"model": name, "dimension": dim, "fingerprint": fingerprint})
             self._stores[fingerprint] = st
         else:
             st.refresh()

@@ -101,13 +101,9 @@ class Manifest:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from workbench.core.atomic import write_json
+
+    write_json(path, data)
 
 
 def sanitize_name(text: str) -> str:

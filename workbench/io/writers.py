@@ -16,75 +16,34 @@ import contextlib
 import csv
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import orjson
 
+from workbench.core.atomic import atomic_write
 from workbench.core.errors import ExportError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 from workbench.io.formats import dumps_record, to_chat
 from workbench.io.model import SourceData
 
 BATCH_LINES = 10000
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, mode: str = "w", *, encoding: str = "utf-8") -> Iterator[Any]:
-    """Open a temporary file beside ``path`` for writing; on success fsync and rename it onto
-    ``path``; on any exception remove it and leave ``path`` untouched. ``mode`` is "w" or "wb"."""
-    if mode not in ("w", "wb"):
-        raise ValueError("atomic_writer mode must be 'w' or 'wb'")
+    """:func:`workbench.core.atomic.atomic_write` with its failures as :class:`ExportError`:
+    on success ``path`` is replaced in one step (fsynced); on any exception it is untouched."""
     path = Path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write {path}: the folder {path.parent} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise ExportError(f"cannot write in {folder}: {exc.strerror or exc}") from None
-    try:
-        if mode == "w":
-            f = os.fdopen(fd, "w", encoding=encoding, newline="")
-        else:
-            f = os.fdopen(fd, "wb")
-        with f:
+        with atomic_write(path, mode, encoding=encoding) as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        if isinstance(exc, UnicodeEncodeError):
-            raise ExportError(f"cannot write {path}: text that is not valid Unicode (a lone surrogate)") from exc
-        raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except UnicodeEncodeError as exc:
+        raise ExportError(f"cannot write {path}: text that is not valid Unicode (a lone surrogate)") from exc
 
 
 def write_jsonl_lines(

@@ -551,19 +551,4 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             raise
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from workbench.core.atomic import fsync_dir as _fsync_dir, fsync_file as _fsync_file  # noqa: E402  the one helper
