@@ -3,14 +3,15 @@
 Public API::
 
     from workbench.project import Project, ExampleId
-    from workbench.project.ops import Reject, Restore, Edit, AddExample, Tag, Untag, SetWeight, Note, Batch
+    from workbench.project.journal import Reject, Restore, Edit, AddExample, Tag, Untag, SetWeight, Note, Batch
 
-See :mod:`workbench.project.project` (Project), :mod:`workbench.project.ops` (ops and their
-inverses), :mod:`workbench.project.state` (CurationState, Change), :mod:`workbench.project.store`
+See :mod:`workbench.project.project` (Project), :mod:`workbench.project.journal` (the op kinds —
+each with its validation, apply and inverse —, entry checksums and replay; ``project.ops`` is a
+short alias), :mod:`workbench.project.state` (CurationState, Change), :mod:`workbench.project.store`
 (file format, locking) and :mod:`workbench.project.workspace` (Workspace).
 """
 
-from workbench.project.ops import ADDED_SOURCE_ID, ADDED_SOURCE_NAME, ExampleId
+from workbench.project.journal import ADDED_SOURCE_ID, ADDED_SOURCE_NAME, DamagedProjectError, ExampleId
 from workbench.project.project import HistoryEntry, Project
 from workbench.project.settings import Settings
 from workbench.project.sources import SourceMissingError, SourceStatus, default_project_path
@@ -18,7 +19,7 @@ from workbench.project.state import Change, CurationState
 from workbench.project.store import EXTENSION, SourceInfo
 
 __all__ = [
-    "ADDED_SOURCE_ID", "ADDED_SOURCE_NAME", "EXTENSION", "Change", "CurationState", "ExampleId",
+    "ADDED_SOURCE_ID", "ADDED_SOURCE_NAME", "EXTENSION", "Change", "CurationState", "DamagedProjectError", "ExampleId",
     "HistoryEntry", "Project", "Settings", "SourceInfo", "SourceMissingError", "SourceStatus",
     "default_project_path",
 ]

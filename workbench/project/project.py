@@ -32,7 +32,8 @@ from typing import Any, Iterator
 from workbench.core.errors import InputError, ProjectError, SourceChangedError
 from workbench.core.hashing import file_sha256
 from workbench.io.model import DEFAULT_UNIT, ROLES, SCHEMAS, UNITS
-from workbench.project.ops import ADDED_SOURCE_ID, AddExample, Batch, Edit, Op
+from workbench.project import journal as _journal
+from workbench.project.journal import ADDED_SOURCE_ID, Op
 from workbench.project.state import Change, CurationState
 from workbench.project.settings import Settings
 from workbench.project.sources import (
@@ -60,13 +61,25 @@ def _locked(method):
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One op of the journal as the curator sees it (for a History panel and the manifest)."""
+    """One journal entry as the curator sees it (``workbench history``, a History panel).
 
-    op_id: int
+    ``kind``: ``op`` (a curator action), ``undo`` / ``redo`` (of op ``target``) or ``source`` (a
+    source added, relinked or accepted as changed). For ops, ``status`` is ``in effect``,
+    ``undone`` (redo brings it back) or ``discarded`` (undone, then a newer action replaced the
+    redo stack); ``op`` is the parsed op for ops in effect or undone.
+    """
+
+    entry_id: int
     ts: float
+    kind: str
     label: str
-    op: Op | None  # parsed lazily by :meth:`Project.history` only for ops in effect / redoable
-    in_effect: bool
+    target: int | None = None
+    status: str = ""
+    op: Op | None = None
+
+    @property
+    def in_effect(self) -> bool:
+        return self.status == "in effect"
 
 
 class Project:
@@ -165,47 +178,12 @@ class Project:
 
     def _replay_journal(self) -> None:
         store = self._store_open()
-        done: list[tuple[int, str]] = []
-        redo: list[tuple[int, str]] = []
-        payloads: dict[int, str] = {}
-        discarded_adds: list[str] = []
-        last = 0
-        for row in store.journal():
-            last = row.id
-            if row.kind == "op":
-                payloads[row.id] = row.payload or ""
-                done.append((row.id, row.label))
-                for rid, _ in redo:
-                    p = payloads.pop(rid, "")
-                    if '"kind":"add"' in p:
-                        discarded_adds.append(p)
-                redo.clear()
-            elif row.kind == "undo":
-                if not done or done[-1][0] != row.target:
-                    raise ProjectError(f"Project '{self.path.name}' has an inconsistent journal (undo of {row.target}).")
-                redo.append(done.pop())
-            elif row.kind == "redo":
-                if not redo or redo[-1][0] != row.target:
-                    raise ProjectError(f"Project '{self.path.name}' has an inconsistent journal (redo of {row.target}).")
-                done.append(redo.pop())
-        self.revision = last
         self.state = CurationState({s.id: s.sha256 for s in self._sources})
-        for p in discarded_adds:  # added-example numbers are never reused
-            for op in _walk(Op.from_json(p)):
-                if isinstance(op, AddExample) and op.line is not None:
-                    self.state.next_added_line = max(self.state.next_added_line, op.line + 1)
-        try:
-            self._done = []
-            for op_id, _ in done:
-                resolved, _ = self.state.apply(Op.from_journal(payloads[op_id]))
-                self._done.append((op_id, resolved))
-            self._redo = [(op_id, Op.from_json(payloads[op_id])) for op_id, _ in redo]
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ProjectError(f"Project '{self.path.name}' has a damaged journal entry: {exc}") from exc
-        for _, op in self._redo:
-            for o in _walk(op):
-                if isinstance(o, AddExample) and o.line is not None:
-                    self.state.next_added_line = max(self.state.next_added_line, o.line + 1)
+        result = _journal.replay(store.journal(), self.state, checksums_from=store.checksums_from(),
+                                 project_name=self.path.name)
+        self._done = result.done
+        self._redo = result.redo
+        self.revision = result.last_entry
 
     # --- sources ------------------------------------------------------------------------------
     @property
@@ -438,8 +416,9 @@ class Project:
             raise ProjectError(f"Not an op: {op!r}")
         ws = self.workspace
         # sources added after the last load() are not in the workspace: only their id is checked
-        self.state.check(op, (lambda eid: ws.has(eid) if ws.covers_source(eid[0]) else True) if ws else None)
-        self._validate_records(op)
+        exists = (lambda eid: ws.has(eid) if ws.covers_source(eid[0]) else True) if ws else None
+        self.state.check(op, exists, schema_of=lambda sid: (self.source(sid).schema, self.source(sid).mapping),
+                         unit=self.unit)
         resolved, changed = self.state.apply(op)
         try:
             entry = store.append_op(resolved.label, resolved.to_json())
@@ -492,33 +471,6 @@ class Project:
             self.workspace.refresh(change)
         return change
 
-    def _validate_records(self, op: Op) -> None:
-        """An edited or added record must be valid in its schema (else nothing is journalled)."""
-        from workbench.io.formats import RecordError, normalise
-
-        pending: dict[int, str] = {}  # added-example line -> schema, for adds earlier in a batch
-        next_line = self.state.next_added_line
-        for o in _walk(op):
-            if isinstance(o, Edit) and o.record is not None:
-                if o.id[0] == ADDED_SOURCE_ID:
-                    added = self.state.added.get(o.id[1])
-                    schema, mapping = (added.schema if added else pending.get(o.id[1], "chat")), None
-                else:
-                    info = self.source(o.id[0])
-                    schema, mapping = info.schema, info.mapping
-                try:
-                    normalise(o.record, schema, self.unit, mapping=mapping)
-                except RecordError as exc:
-                    raise ProjectError(f"The edited record is not a valid {schema} record: {exc}") from exc
-            elif isinstance(o, AddExample):
-                line = o.line if o.line is not None else next_line
-                pending[line] = o.schema
-                next_line = max(next_line, line + 1)
-                try:
-                    normalise(o.record, o.schema, self.unit)
-                except RecordError as exc:
-                    raise ProjectError(f"The new record is not a valid {o.schema} record: {exc}") from exc
-
     @property
     def can_undo(self) -> bool:
         return bool(self._done) and not self.read_only
@@ -555,19 +507,15 @@ class Project:
         """Journal id -> timestamp (seconds since the epoch) of every entry."""
         return {r.id: r.ts for r in self._store_open().journal()}
 
-    def history(self) -> Iterator[HistoryEntry]:
-        """Every op ever journalled, oldest first, saying whether it is in effect now."""
-        in_effect = {i: op for i, op in self._done}
-        redo = {i: op for i, op in self._redo}
+    def history(self) -> list[HistoryEntry]:
+        """Every journal entry, oldest first (``workbench history`` shows it newest first)."""
+        in_effect = dict(self._done)
+        redo = dict(self._redo)
+        out = []
         for row in self._store_open().journal():
+            status, op = "", None
             if row.kind == "op":
                 op = in_effect.get(row.id) or redo.get(row.id)
-                yield HistoryEntry(row.id, row.ts, row.label, op, row.id in in_effect)
-
-
-def _walk(op: Op) -> Iterator[Op]:
-    if isinstance(op, Batch):
-        for o in op.ops:
-            yield from _walk(o)
-    else:
-        yield op
+                status = "in effect" if row.id in in_effect else "undone" if row.id in redo else "discarded"
+            out.append(HistoryEntry(row.id, row.ts, row.kind, row.label, row.target, status, op))
+        return out

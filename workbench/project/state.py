@@ -17,24 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from workbench.core.errors import ProjectError
-from workbench.project.ops import (
+from workbench.project.journal import (
     ADDED_SOURCE_ID,
-    AddExample,
-    Batch,
-    Edit,
+    DEFAULT_WEIGHT,
+    CheckContext,
     ExampleId,
-    Note,
     Op,
-    Reject,
-    RemoveAdded,
-    Restore,
-    SetWeight,
-    Tag,
-    Untag,
 )
-
-DEFAULT_WEIGHT = 1.0
 
 # Kinds of change reported in Change.changed
 CHANGE_KINDS = ("rejected", "edited", "tags", "weight", "note", "added", "removed")
@@ -154,170 +143,19 @@ class CurationState:
         wanted = {s for s, _ in ids if s != ADDED_SOURCE_ID}
         return tuple(sorted((s, self.source_shas[s]) for s in wanted if s in self.source_shas))
 
-    def check(self, op: Op, valid=None) -> None:
-        """Refuse an op before it is journalled if it names examples that do not exist.
+    def check(self, op: Op, valid=None, *, schema_of=None, unit: str = "last_user") -> None:
+        """Refuse an op before it is journalled if it names examples that do not exist (or,
+        with ``schema_of``, carries a record that is not valid in its source's schema).
 
         ``valid(eid) -> bool`` says whether a source example exists (the loaded workspace knows);
         without it only the source id is checked. Added examples created earlier in the same
-        batch count as existing.
+        batch count as existing. Each op kind does its own checks (:meth:`Op.check`).
         """
-        self._check(op, valid, set(self.added), [self.next_added_line])
-
-    def _check(self, op: Op, valid, added: set, next_line: list) -> None:
-        if isinstance(op, Batch):
-            for o in op.ops:
-                self._check(o, valid, added, next_line)
-            return
-        if isinstance(op, AddExample):
-            line = op.line if op.line is not None else next_line[0]
-            if line in added:
-                raise ProjectError(f"Added example number {line} exists already.")
-            added.add(line)
-            next_line[0] = max(next_line[0], line + 1)
-            return
-        for eid in op.example_ids():
-            s, line = eid
-            if s == ADDED_SOURCE_ID:
-                if line not in added:
-                    raise ProjectError(f"There is no added example number {line}.")
-            elif s not in self.source_shas:
-                raise ProjectError(f"There is no source with id {s} in this project.")
-            elif valid is not None and not valid(eid):
-                raise ProjectError(f"Source {s} has no example at line {line}.")
-        if isinstance(op, RemoveAdded):
-            added.discard(op.line)
+        op.check(CheckContext(self, valid, schema_of, unit, set(self.added), self.next_added_line))
 
     def apply(self, op: Op) -> tuple[Op, dict[str, frozenset]]:
-        """Apply ``op``; return (the resolved op, what changed)."""
+        """Apply ``op``; return (the resolved op, what changed). Each op kind folds itself in
+        (:meth:`Op.apply`)."""
         col = _Collector()
-        resolved = self._apply(op, col)
+        resolved = op.apply(self, col)
         return resolved, col.frozen()
-
-    def _apply(self, op: Op, col: _Collector) -> Op:
-        if isinstance(op, Batch):
-            return Batch(tuple(self._apply(o, col) for o in op.ops), op.name)
-        if isinstance(op, (Reject, Restore)):
-            return self._apply_reject(op, col)
-        if isinstance(op, (Tag, Untag)):
-            return self._apply_tag(op, col)
-        if isinstance(op, SetWeight):
-            return self._apply_weight(op, col)
-        if isinstance(op, Edit):
-            return self._apply_edit(op, col)
-        if isinstance(op, Note):
-            return self._apply_note(op, col)
-        if isinstance(op, AddExample):
-            return self._apply_add(op, col)
-        if isinstance(op, RemoveAdded):
-            return self._apply_remove(op, col)
-        raise ProjectError(f"Unknown op {type(op).__name__}")
-
-    def _apply_reject(self, op, col) -> Op:
-        shas = op.shas_map
-        before = []
-        touched = []
-        for eid in op.ids:
-            before.append(self.rejected.get(eid))
-            if not self._live(eid, shas):
-                continue
-            if isinstance(op, Reject):
-                if self.rejected.get(eid) != op.reason:
-                    self.rejected[eid] = op.reason
-                    touched.append(eid)
-            elif eid in self.rejected:
-                del self.rejected[eid]
-                touched.append(eid)
-        col.add("rejected", touched)
-        return _resolved(op, before=tuple(before), shas=self._shas(op.ids, op))
-
-    def _apply_tag(self, op, col) -> Op:
-        shas = op.shas_map
-        before = []
-        touched = []
-        for eid in op.ids:
-            current = self.tags.get(eid, frozenset())
-            before.append(op.tag in current)
-            if not self._live(eid, shas):
-                continue
-            if isinstance(op, Tag) and op.tag not in current:
-                self.tags[eid] = current | {op.tag}
-                touched.append(eid)
-            elif isinstance(op, Untag) and op.tag in current:
-                rest = current - {op.tag}
-                if rest:
-                    self.tags[eid] = rest
-                else:
-                    del self.tags[eid]
-                touched.append(eid)
-        col.add("tags", touched)
-        return _resolved(op, before=tuple(before), shas=self._shas(op.ids, op))
-
-    def _apply_weight(self, op: SetWeight, col) -> Op:
-        shas = op.shas_map
-        before = []
-        touched = []
-        for eid in op.ids:
-            old = self.weights.get(eid, DEFAULT_WEIGHT)
-            before.append(old)
-            if not self._live(eid, shas) or old == op.weight:
-                continue
-            if op.weight == DEFAULT_WEIGHT:
-                del self.weights[eid]
-            else:
-                self.weights[eid] = op.weight
-            touched.append(eid)
-        col.add("weight", touched)
-        return _resolved(op, before=tuple(before), shas=self._shas(op.ids, op))
-
-    def _apply_edit(self, op: Edit, col) -> Op:
-        eid = op.id
-        before = self.edits.get(eid)
-        if self._live(eid, op.shas_map):
-            if op.record is None:
-                if eid in self.edits:
-                    del self.edits[eid]
-                    col.add("edited", [eid])
-            elif self.edits.get(eid) != op.record:
-                self.edits[eid] = op.record
-                col.add("edited", [eid])
-        return _resolved(op, before=before, shas=self._shas([eid], op), applied=True)
-
-    def _apply_note(self, op: Note, col) -> Op:
-        eid = op.id
-        before = self.notes.get(eid)
-        if self._live(eid, op.shas_map) and (before or "") != op.text:
-            if op.text:
-                self.notes[eid] = op.text
-            else:
-                del self.notes[eid]
-            col.add("note", [eid])
-        return _resolved(op, before=before, shas=self._shas([eid], op), applied=True)
-
-    def _apply_add(self, op: AddExample, col) -> Op:
-        line = op.line if op.line is not None else self.next_added_line
-        if line in self.added:
-            raise ProjectError(f"Added example number {line} exists already.")
-        self.added[line] = AddedExample(line, op.record, op.schema, op.role, op.provenance)
-        self.next_added_line = max(self.next_added_line, line + 1)
-        col.add("added", [(ADDED_SOURCE_ID, line)])
-        return op if op.line == line else op.resolved(line=line)
-
-    def _apply_remove(self, op: RemoveAdded, col) -> Op:
-        eid = (ADDED_SOURCE_ID, op.line)
-        if self.added.pop(op.line, None) is not None:
-            # an added example leaves no trace: its curation goes with it (undo re-adds it
-            # first and then replays the ops made on it)
-            for d in (self.rejected, self.edits, self.tags, self.weights, self.notes):
-                d.pop(eid, None)
-            col.add("removed", [eid])
-        return op
-
-
-
-def _resolved(op: Op, **values: Any) -> Op:
-    """``op`` with its resolution fields set; the op itself when they already hold those values
-    (replaying a journal: the stored op is exact, no copy needed)."""
-    for k, v in values.items():
-        if getattr(op, k) != v:
-            return op.resolved(**values)
-    return op

@@ -1,18 +1,20 @@
 """The project file: one SQLite database, its schema, version check, migrations and lock.
 
-Tables (schema version 1)::
+Tables (schema version 2)::
 
     header   (key, value)            app id, schema_version, project_id, created_at, created_by
     sources  (id, path, rel_path, name, role, schema, container, mapping, unit, sha256, rows,
               errors, size, added_at)
     settings (key, value)            value = JSON
-    journal  (id, ts, kind, target, label, payload, undone)
+    journal  (id, ts, kind, target, label, payload, undone, checksum)
 
 The journal is append-only: ``kind`` is ``op`` (payload = the resolved op as JSON), ``undo`` /
 ``redo`` (``target`` = the op's journal id) or ``source`` (a source was added, relinked or
 accepted as changed; payload says which). ``undone`` mirrors, for ``op`` rows, whether the op is
 currently not in effect; it is derived (the undo/redo rows are the truth) and kept for people
-inspecting the file with the ``sqlite3`` shell.
+inspecting the file with the ``sqlite3`` shell. ``checksum`` (version 2) protects each entry:
+see :mod:`workbench.project.journal` (entries of a version-1 file are kept as legacy entries; the
+header key ``journal_checksums_from`` is the first id that must carry one).
 
 Durability: WAL journal with ``synchronous=FULL`` — a commit is on disk (WAL fsynced) before
 ``commit`` returns; a process killed at any moment leaves a project that opens with every
@@ -21,7 +23,13 @@ header) raises :class:`ProjectError` before anything is written to it.
 
 Locking: a writer holds an exclusive ``flock`` on ``PROJECT.lock`` beside the file for as long as
 the project is open. The kernel drops it when the process dies (even by SIGKILL), so a crash never
-leaves a stale lock. Read-only openers take no lock and read a consistent snapshot (WAL).
+leaves a stale lock. Read-only openers take no lock and read a consistent snapshot (WAL). The lock
+file is opened without following symbolic links and must be a plain file of its own (a symlink,
+hard link, FIFO or device there is refused, never truncated or written).
+
+Damaged content inside a sound SQLite file (a setting or source mapping that is not JSON, a
+journal entry that fails its checksum) raises
+:class:`~workbench.project.journal.DamagedProjectError` naming what is damaged.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -39,10 +48,11 @@ from typing import Any, Iterator
 
 from workbench import __version__
 from workbench.core.errors import ProjectError, ProjectLockedError
+from workbench.project.journal import JournalRow, damaged, entry_checksum
 
 APP_NAME = "Curation Workbench project"
 APPLICATION_ID = 0x43574250  # "CWBP" in the SQLite header (offset 68)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
 EXTENSION = ".wbproj"
 
@@ -77,7 +87,15 @@ CREATE TABLE journal (
 """
 
 # version -> SQL that migrates from version-1 to version. Add entries, never edit old ones.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # journal entries get checksums; the entries already there are legacy (accepted unverified)
+    2: """
+ALTER TABLE journal ADD COLUMN checksum TEXT;
+INSERT OR REPLACE INTO header VALUES
+    ('journal_checksums_from', CAST((SELECT COALESCE(MAX(id), 0) + 1 FROM journal) AS TEXT));
+""",
+}
+CHECKSUMS_FROM_KEY = "journal_checksums_from"
 
 
 @dataclass(frozen=True)
@@ -98,16 +116,6 @@ class SourceInfo:
     errors: int = 0  # lines reported as bad when added
     size: int | None = None
     added_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class JournalRow:
-    id: int
-    ts: float
-    kind: str
-    target: int | None
-    label: str
-    payload: str | None
 
 
 def _describe(path: Path) -> str:
@@ -149,12 +157,30 @@ class _Lock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
+            | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
+            if self.path.is_symlink():
+                raise ProjectError(
+                    f"The lock file {self.path} is a symbolic link; it was left alone. Remove it and "
+                    "open the project again (or open it read-only)."
+                ) from exc
             raise ProjectError(
                 f"Cannot create the lock file {self.path} ({exc.strerror or exc}); open the project read-only instead."
             ) from exc
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            what = "is not a plain file" if st is None or not stat.S_ISREG(st.st_mode) else "is a hard link to another file"
+            raise ProjectError(
+                f"The lock file {self.path} {what}; it was left alone. Remove it and open the project "
+                "again (or open it read-only)."
+            )
         try:
             _lock_fd(fd)
         except OSError:
@@ -225,6 +251,7 @@ class Store:
         self.conn = conn
         self.read_only = read_only
         self._lock = lock
+        self.version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         # The connection is used from the GUI thread and from loader threads (SQLite is built
         # serialized); writes hold this lock for their whole transaction.
         self._mutex = threading.RLock()
@@ -248,6 +275,10 @@ class Store:
                 for stmt in _SCHEMA_V1.split(";"):
                     if stmt.strip():
                         conn.execute(stmt)
+                for version in range(2, SCHEMA_VERSION + 1):
+                    for stmt in MIGRATIONS[version].split(";"):
+                        if stmt.strip():
+                            conn.execute(stmt)
                 header = {
                     "app": APP_NAME,
                     "schema_version": str(SCHEMA_VERSION),
@@ -332,11 +363,12 @@ class Store:
                 conn.execute("PRAGMA checkpoint_fullfsync=ON")
                 if version < SCHEMA_VERSION:
                     _migrate(conn, version)
-            elif version < SCHEMA_VERSION:
+            elif version < 1:
                 raise ProjectError(
                     f"Project {_describe(path)} uses an older file version ({version}); open it once "
                     "for writing to upgrade it."
                 )
+            # (read-only, version 1: read as it is; its journal entries are all legacy)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ProjectError(
@@ -378,9 +410,25 @@ class Store:
     def header(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT key, value FROM header"))
 
+    def checksums_from(self) -> float:
+        """The first journal id that must carry a checksum (older entries are legacy)."""
+        if self.version < 2:
+            return float("inf")
+        value = self.header().get(CHECKSUMS_FROM_KEY)
+        try:
+            return int(value) if value is not None else 1
+        except (TypeError, ValueError):
+            raise damaged(self.path.name, f"the header value {CHECKSUMS_FROM_KEY!r}", f"is not a number ({value!r})") from None
+
     def get_setting(self, key: str) -> Any:
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        row = self.conn.execute("SELECT CAST(value AS BLOB) FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else self._setting_value(key, row[0])
+
+    def _setting_value(self, key: str, raw: Any) -> Any:
+        try:
+            return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        except (TypeError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise damaged(self.path.name, f"setting {key!r}", f"is not valid JSON ({exc})") from exc
 
     def has_setting(self, key: str) -> bool:
         return self.conn.execute("SELECT 1 FROM settings WHERE key = ?", (key,)).fetchone() is not None
@@ -398,7 +446,8 @@ class Store:
             c.execute("DELETE FROM settings WHERE key = ?", (key,))
 
     def settings_items(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM settings ORDER BY key")}
+        rows = self.conn.execute("SELECT key, CAST(value AS BLOB) FROM settings ORDER BY key").fetchall()
+        return {k: self._setting_value(k, v) for k, v in rows}
 
     # --- sources ------------------------------------------------------------------------------
     def sources(self) -> list[SourceInfo]:
@@ -409,7 +458,17 @@ class Store:
         out = []
         for r in rows:
             r = list(r)
-            r[9] = json.loads(r[9]) if r[9] else None
+            what = f"source {r[0]} ({r[1]!r})"
+            try:
+                r[9] = json.loads(r[9]) if r[9] else None
+            except (TypeError, ValueError) as exc:
+                raise damaged(self.path.name, what, f"has a column mapping that is not valid JSON ({exc})") from exc
+            if r[9] is not None and not (isinstance(r[9], dict) and all(isinstance(v, str) for v in r[9].values())):
+                raise damaged(self.path.name, what, "has a column mapping that is not a map of names")
+            bad = [name for name, v, t in (("path", r[2], str), ("role", r[3], str), ("schema", r[4], str),
+                                            ("sha256", r[6], str), ("rows", r[7], int)) if not isinstance(v, t)]
+            if bad:
+                raise damaged(self.path.name, what, f"has damaged fields: {', '.join(bad)}")
             out.append(SourceInfo(*r))
         return out
 
@@ -443,10 +502,20 @@ class Store:
 
     # --- journal ------------------------------------------------------------------------------
     def journal(self) -> Iterator[JournalRow]:
-        cur = self.conn.execute("SELECT id, ts, kind, target, label, payload FROM journal ORDER BY id")
+        """Every journal row, oldest first, as stored (text read as bytes and decoded here, so
+        damaged text is reported by entry instead of failing inside SQLite)."""
+        checksum = "checksum" if self.version >= 2 else "NULL"
+        cur = self.conn.execute(
+            "SELECT id, ts, CAST(kind AS BLOB), target, CAST(label AS BLOB), CAST(payload AS BLOB), "
+            f"CAST({checksum} AS BLOB) FROM journal ORDER BY id"
+        )
+        name = self.path.name
         while batch := cur.fetchmany(4096):
-            for r in batch:
-                yield JournalRow(*r)
+            for entry_id, ts, kind, target, label, payload, check in batch:
+                try:
+                    yield JournalRow(entry_id, ts, _text(kind), target, _text(label), _text(payload), _text(check))
+                except (UnicodeDecodeError, TypeError) as exc:
+                    raise damaged(name, f"journal entry {entry_id}", f"holds damaged text ({exc})") from exc
 
     def last_entry_id(self) -> int:
         row = self.conn.execute("SELECT MAX(id) FROM journal").fetchone()
@@ -469,14 +538,27 @@ class Store:
         return None if row and row[0] == "ok" else (row[0] if row else "unknown")
 
 
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    raise TypeError(f"expected text, found {type(value).__name__}")
+
+
 def _append(c: sqlite3.Connection, kind: str, label: str, payload: Any, target: int | None = None) -> int:
+    """Append one journal row with its checksum (inside the caller's transaction)."""
     if payload is not None and not isinstance(payload, str):
         payload = json.dumps(payload, ensure_ascii=False)
+    ts = time.time()
     cur = c.execute(
         "INSERT INTO journal (ts, kind, target, label, payload) VALUES (?, ?, ?, ?, ?)",
-        (time.time(), kind, target, label, payload),
+        (ts, kind, target, label, payload),
     )
-    return int(cur.lastrowid)
+    entry = int(cur.lastrowid)
+    c.execute("UPDATE journal SET checksum = ? WHERE id = ?",
+              (entry_checksum(entry, ts, kind, target, label, payload), entry))
+    return entry
 
 
 class _Txn:
