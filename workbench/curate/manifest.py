@@ -40,47 +40,12 @@ from workbench.io.model import ROLES
 FORMAT_VERSION = 1
 
 
-def _walk(op):
-    from workbench.project.ops import Batch
-
-    if isinstance(op, Batch):
-        for o in op.ops:
-            yield from _walk(o)
-    else:
-        yield op
-
-
 def journal_facts(ops: list[tuple[int, Any]]) -> dict[str, dict]:
-    """Which op (journal id) last set each example's rejection, edit, weight; which op added it."""
-    from workbench.project.ops import AddExample, Edit, Reject, RemoveAdded, Restore, SetWeight
+    """Which op (journal id) last set each example's rejection, edit, weight; which op added it
+    (each op kind says so itself: :func:`workbench.project.journal.facts`)."""
+    from workbench.project.journal import facts
 
-    rejected: dict = {}
-    edited: dict = {}
-    weight: dict = {}
-    added: dict = {}
-    for op_id, top in ops:
-        for op in _walk(top):
-            if isinstance(op, Reject):
-                for eid in op.ids:
-                    rejected[eid] = op_id
-            elif isinstance(op, Restore):
-                for eid in op.ids:
-                    rejected.pop(eid, None)
-            elif isinstance(op, Edit):
-                if op.record is None:
-                    edited.pop(op.id, None)
-                else:
-                    edited[op.id] = op_id
-            elif isinstance(op, SetWeight):
-                for eid in op.ids:
-                    weight[eid] = op_id
-            elif isinstance(op, AddExample) and op.line is not None:
-                added[op.line] = op_id
-            elif isinstance(op, RemoveAdded):
-                added.pop(op.line, None)
-                for d in (rejected, edited, weight):
-                    d.pop((0, op.line), None)
-    return {"rejected": rejected, "edited": edited, "weight": weight, "added": added}
+    return facts(ops).as_dict()
 
 
 def _iso(ts: float | None) -> str | None:
