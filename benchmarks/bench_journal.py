@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from workbench.project import Project  # noqa: E402
 from workbench.project.ops import Batch, Reject, SetWeight, Tag  # noqa: E402
+from workbench.project.store import _append  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "train_banking_chat.jsonl"
 
@@ -47,8 +48,7 @@ def _fill(p: Project, n: int, rng: random.Random) -> None:
         op = Reject(ids, "dup") if r < 0.4 else Tag(ids, "t") if r < 0.7 else SetWeight(ids, 2.0) if r < 0.95 \
             else Batch([Reject(ids[:1], "a"), Tag(ids, "b")], "batch")
         resolved, _ = p.state.apply(op)
-        conn.execute("INSERT INTO journal (ts, kind, target, label, payload) VALUES (?,?,?,?,?)",
-                     (time.time(), "op", None, resolved.label, resolved.to_json()))
+        _append(conn, "op", resolved.label, resolved.to_json())  # with its checksum, as apply() writes it
     conn.execute("COMMIT")
 
 
