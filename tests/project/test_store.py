@@ -161,3 +161,38 @@ def test_settings_are_json_and_durable(tmp_path):
         assert "gone" not in p.settings
         assert p.revision == rev  # settings are not curation: the data revision stays
         assert p.data_dir.is_dir() and p.data_dir.name == "s.wbproj-data"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks and hard links need privileges on Windows")
+def test_lock_path_that_is_a_link_or_not_a_file_is_refused_and_never_written(tmp_path):
+    path = tmp_path / "p.wbproj"
+    Project.create(path).close()
+    lock = tmp_path / "p.wbproj.lock"
+    lock.unlink(missing_ok=True)
+    victim = tmp_path / "my_thesis.txt"
+    victim.write_text("three years of work\n")
+    lock.symlink_to(victim)
+    with pytest.raises(ProjectError, match="symbolic link") as info:
+        Project.open(path)
+    assert not isinstance(info.value, ProjectLockedError)
+    assert victim.read_text() == "three years of work\n"
+    dangling = tmp_path / "nowhere.txt"
+    lock.unlink()
+    lock.symlink_to(dangling)  # a dangling link is not followed (nothing created at its target)
+    with pytest.raises(ProjectError, match="symbolic link"):
+        Project.open(path)
+    assert not dangling.exists()
+    lock.unlink()
+    os.link(victim, lock)  # a hard link would be truncated just the same
+    with pytest.raises(ProjectError, match="hard link"):
+        Project.open(path)
+    assert victim.read_text() == "three years of work\n"
+    lock.unlink()
+    os.mkfifo(lock)
+    with pytest.raises(ProjectError, match="not a plain file"):
+        Project.open(path)
+    lock.unlink()
+    with Project.open(path, read_only=True) as ro:  # read-only needs no lock
+        assert ro.read_only
+    Project.open(path).close()  # a plain lock file again
+    assert lock.is_file() and not lock.is_symlink()

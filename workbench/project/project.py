@@ -94,6 +94,7 @@ class Project:
         header = store.header()
         self.project_id: str = header.get("project_id", "")
         self.settings = Settings(self)
+        store.settings_items()  # every setting must be JSON: damage is reported on open, by key
         self._sources: list[SourceInfo] = store.sources()
         self._done: list[tuple[int, Op]] = []  # ops in effect, oldest first: (journal id, resolved op)
         self._redo: list[tuple[int, Op]] = []  # undone ops that redo re-applies, next last
@@ -103,6 +104,7 @@ class Project:
         self._data_cache: dict[int, tuple[str, str, Any]] = {}  # source id -> (sha, unit, SourceData)
         self._hash_cache: dict[tuple, str] = {}
         self._replay()
+        store.upgrade()  # an older file version, verified by the replay: migrate it now
 
     # --- opening and closing ------------------------------------------------------------------
     @classmethod

@@ -361,14 +361,13 @@ class Store:
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA fullfsync=ON")  # macOS: really flush the disk cache
                 conn.execute("PRAGMA checkpoint_fullfsync=ON")
-                if version < SCHEMA_VERSION:
-                    _migrate(conn, version)
-            elif version < 1:
+                # an older file is upgraded by upgrade(), once its content has been verified
+            if version < 1:
                 raise ProjectError(
-                    f"Project {_describe(path)} uses an older file version ({version}); open it once "
-                    "for writing to upgrade it."
+                    f"Project {_describe(path)} has no file version: it is not a complete Curation "
+                    "Workbench project. It was left untouched."
                 )
-            # (read-only, version 1: read as it is; its journal entries are all legacy)
+            # (version 1: read as it is; its journal entries are all legacy)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ProjectError(
@@ -378,6 +377,18 @@ class Store:
             conn.close()
             raise
         return conn
+
+    def upgrade(self) -> None:
+        """Migrate an older file to the current version (writers only; the caller has read and
+        verified its content first, so a damaged file is never modified)."""
+        if self.read_only or self.version >= SCHEMA_VERSION:
+            return
+        with self._mutex:
+            try:
+                _migrate(self.conn, self.version)
+            except sqlite3.Error as exc:
+                raise ProjectError(f"Cannot upgrade project {_describe(self.path)}: {exc}") from exc
+            self.version = SCHEMA_VERSION
 
     def close(self) -> None:
         with self._mutex:
