@@ -33,11 +33,22 @@ class LegendEntry:
 
 
 def _modifier_mode(mods) -> str:
-    if mods & QtCore.Qt.ShiftModifier:
+    if mods & (QtCore.Qt.ShiftModifier | QtCore.Qt.ControlModifier):
         return "add"
     if mods & QtCore.Qt.AltModifier:
         return "remove"
     return "replace"
+
+
+class HoverRing(pg.ScatterPlotItem):
+    """The ring around the point under the cursor. It only shows: clicks go through it to the
+    map (a plain ScatterPlotItem accepts the click on its own point, so the map never saw it)."""
+
+    def mouseClickEvent(self, ev):
+        ev.ignore()
+
+    def mouseDragEvent(self, ev):
+        ev.ignore()
 
 
 class MapViewBox(pg.ViewBox):
@@ -197,9 +208,10 @@ class MapView(QtWidgets.QWidget):
         self.density.setZValue(-10)
         self.density.hide()
         self.vb.addItem(self.density, ignoreBounds=True)
-        self.hover_marker = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.selection_outline(), width=2),
+        self.hover_marker = HoverRing(size=14, pen=pg.mkPen(theme.selection_outline(), width=2),
                                                brush=None, pxMode=True)
         self.hover_marker.setZValue(1e5)
+        self.hover_marker.setAcceptedMouseButtons(QtCore.Qt.NoButton)
         self.vb.addItem(self.hover_marker, ignoreBounds=True)
         self.legend = LegendWidget(self.gv)
         self.empty_label = QtWidgets.QLabel(
@@ -289,12 +301,17 @@ class MapView(QtWidgets.QWidget):
 
     def set_density(self, x: np.ndarray | None, y: np.ndarray | None, bins: int = 200) -> None:
         """Production-density overlay: a blurred 2-D histogram of the given points."""
-        if x is None or not len(x) or not len(self._x):
+        if x is not None:
+            x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+            ok = np.isfinite(x) & np.isfinite(y)  # rows added after the analysis have no place yet
+            x, y = x[ok], y[ok]
+        fin = np.isfinite(self._x) & np.isfinite(self._y)
+        if x is None or not len(x) or not fin.any():
             self.density.clear()
             self.density.hide()
             return
-        x0, x1 = float(self._x.min()), float(self._x.max())
-        y0, y1 = float(self._y.min()), float(self._y.max())
+        x0, x1 = float(self._x[fin].min()), float(self._x[fin].max())
+        y0, y1 = float(self._y[fin].min()), float(self._y[fin].max())
         pad_x, pad_y = (x1 - x0) * 0.05 + 1e-6, (y1 - y0) * 0.05 + 1e-6
         x0, x1, y0, y1 = x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y
         hist, _, _ = np.histogram2d(x, y, bins=bins, range=[[x0, x1], [y0, y1]])
