@@ -48,28 +48,40 @@ def test_plain_export_needs_no_analysis(project, tmp_path, capsys):
     assert dolly[2:] == original[3:]
 
 
-def test_single_chat_file_with_weights_as_field(project, tmp_path, capsys):
-    out = tmp_path / "clean.jsonl"
+def test_chat_with_weights_as_field(project, tmp_path, capsys):
+    out = tmp_path / "clean"
     assert main(["export", str(project).removesuffix(".wbproj"), "--out", str(out), "--format", "chat",
                  "--weights", "field"]) == 0
-    lines = out.read_text(encoding="utf-8").splitlines()
+    lines = (out / "train.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1311 and all(set(json.loads(x)) == {"messages", "weight"} for x in lines)
-    assert (tmp_path / "clean.manifest.json").is_file()
+    assert sorted(f.name for f in out.iterdir()) == ["manifest.json", "train.jsonl"]
 
 
-def test_parquet_by_file_suffix(project, tmp_path):
+def test_parquet(project, tmp_path):
     import pyarrow.parquet as pq
 
-    assert main(["export", str(project), "--out", str(tmp_path / "clean.parquet")]) == 0
-    assert pq.read_table(tmp_path / "clean.parquet").num_rows == 1312
+    assert main(["export", str(project), "--out", str(tmp_path / "clean"), "--format", "parquet"]) == 0
+    assert pq.read_table(tmp_path / "clean" / "train.parquet").num_rows == 1312
+
+
+def test_export_into_the_source_folder_is_refused(project, tmp_path, capsys):
+    """Issue 11.1 as the tester ran it: --out at the folder of the sources, or at a source."""
+    before = {f.name: f.read_bytes() for f in tmp_path.glob("*.jsonl")}
+    for out, fmt in ((tmp_path, "chat"), (tmp_path / "train_banking_chat.jsonl", "chat"), (tmp_path, "parquet")):
+        assert main(["export", str(project), "--out", str(out), "--format", fmt]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and ("a file of this project" in err or "it is a file" in err), err
+    assert {f.name: f.read_bytes() for f in tmp_path.glob("*.jsonl")} == before
+    assert main(["inspect", str(tmp_path / "train_banking_chat.jsonl")]) == 0
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--out", "{tmp}/x.txt"], "must end in .jsonl or .parquet"),
+    (["--out", "{tmp}/x.txt"], "names the export folder"),
     (["--out", "{tmp}/o", "--rebalance", "production", "--no-analysis"], "--rebalance needs the analysis"),
     (["--out", "{tmp}/o", "--split", "1.5"], "between 0 and 1"),
     (["--out", "{tmp}/o", "--mix", "general.jsonl"], "FILE:RATIO"),
-    (["--out", "{tmp}/one.jsonl"], "different formats"),
+    (["--out", "{tmp}/one.jsonl"], "names the export folder"),
+    (["--out", "{tmp}/o", "--split", "0.5", "--seed", "-5"], "--seed: must be at least 0"),
 ])
 def test_errors_are_one_clear_line(project, tmp_path, capsys, extra, message):
     args = ["export", str(project)] + [a.format(tmp=tmp_path) for a in extra]

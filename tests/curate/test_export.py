@@ -117,17 +117,86 @@ def test_chat_and_parquet_and_weight_field(session, tmp_path):
     assert json.loads(banking[3])["weight"] == 3 and len(banking) == 912  # lines 1, 2, 5, 6, ...
 
 
-def test_single_file_output(session, tmp_path):
+def test_out_names_the_export_folder(session, tmp_path):
     p, _ = session
     snap = CurationSnapshot.capture(p)
-    with pytest.raises(ExportError, match="different formats"):
-        run_export(snap, ExportOptions(tmp_path / "clean.jsonl"))
+    with pytest.raises(ExportError, match="names the export folder"):
+        run_export(snap, ExportOptions(tmp_path / "clean.jsonl", format="chat"))
     assert not (tmp_path / "clean.jsonl").exists()
-    res = run_export(snap, ExportOptions(tmp_path / "clean.jsonl", format="chat", split=0.9))
-    assert [f.name for f in res.files] == ["clean.jsonl", "clean.validation.jsonl"]
-    assert res.manifest_path.name == "clean.manifest.json"
-    with pytest.raises(ExportError, match="does not fit"):
-        run_export(snap, ExportOptions(tmp_path / "clean.jsonl", format="parquet"))
+    res = run_export(snap, ExportOptions(tmp_path / "clean", format="chat", split=0.9))
+    assert [f.name for f in res.files] == ["train.jsonl", "validation.jsonl"]
+    assert res.manifest_path == tmp_path / "clean" / "manifest.json"
+    m = json.loads(res.manifest_path.read_text(encoding="utf-8"))
+    assert {f["file"] for f in m["files"]} == {"train.jsonl", "validation.jsonl"}
+    assert all(f["sha256"] == _sha(tmp_path / "clean" / f["file"]) for f in m["files"])
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["clean", "proj"]  # no staging folder left beside it
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", ["source", "chat", "parquet"])
+def test_never_writes_over_a_project_source(session, tmp_path, fmt):
+    """Issue 11.1: --out at the folder holding the sources (or at a source itself) is refused."""
+    p, _ = session
+    folder = Path(p.sources[0].path).parent
+    sources = lambda: {k: v for k, v in _read_all(folder).items() if k.endswith(".jsonl")}  # noqa: E731
+    before = sources()
+    snap = CurationSnapshot.capture(p)
+    with pytest.raises(ExportError, match="a file of this project"):
+        run_export(snap, ExportOptions(folder, format=fmt))
+    with pytest.raises(ExportError, match="it is a file"):
+        run_export(snap, ExportOptions(Path(p.sources[0].path), format=fmt))
+    assert sources() == before and len(before) == 4
+    assert sorted(x.name for x in folder.parent.iterdir()) == [folder.name]
+
+
+def test_never_writes_over_a_file_it_did_not_create(session, tmp_path):
+    """A source-named file of another project (train.parquet), a note added by a person, a file
+    edited after the export: all refused, all left as they were."""
+    p, _ = session
+    snap = CurationSnapshot.capture(p)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "train.parquet").write_bytes(b"PAR1 someone else's data")
+    with pytest.raises(ExportError, match=r"holds train\.parquet and no manifest\.json"):
+        run_export(snap, ExportOptions(other, format="parquet"))
+    assert (other / "train.parquet").read_bytes() == b"PAR1 someone else's data"
+
+    out = tmp_path / "out"
+    run_export(snap, ExportOptions(out, format="chat", report=True))
+    (out / "NOTES.txt").write_text("my notes")
+    with pytest.raises(ExportError, match="NOTES.txt is not .* what the previous export"):
+        run_export(snap, ExportOptions(out, format="chat"))
+    (out / "NOTES.txt").unlink()
+    with open(out / "report.html", "a", encoding="utf-8") as f:
+        f.write("<!-- reviewed -->")
+    edited = _read_all(out)
+    with pytest.raises(ExportError, match="report.html is not"):
+        run_export(snap, ExportOptions(out, format="chat"))
+    assert _read_all(out) == edited
+
+
+def test_a_foreign_manifest_never_makes_it_delete_anything(session, tmp_path):
+    """Issue 11.3: a manifest.json found in the folder is not proof; only this tool's hashes are."""
+    p, _ = session
+    snap = CurationSnapshot.capture(p)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "my_thesis.txt").write_text("years of work")
+    (out / "manifest.json").write_text(json.dumps({"outputs": [{"file": "my_thesis.txt"}],
+                                                   "companions": ["my_thesis.txt"]}))
+    with pytest.raises(ExportError, match="manifest.json was not written by this tool"):
+        run_export(snap, ExportOptions(out, format="chat"))
+    # even one that claims to be ours is checked file by file against its hashes
+    (out / "manifest.json").write_text(json.dumps({"tool": {"name": "curation-workbench"},
+                                                   "files": [{"file": "my_thesis.txt", "sha256": "0" * 64}]}))
+    with pytest.raises(ExportError, match="my_thesis.txt is not"):
+        run_export(snap, ExportOptions(out, format="chat"))
+    assert (out / "my_thesis.txt").read_text() == "years of work"
 
 
 def test_split_without_analysis_keeps_exact_duplicates_together(session, tmp_path):
@@ -141,6 +210,11 @@ def test_split_without_analysis_keeps_exact_duplicates_together(session, tmp_pat
     v = {normalise(json.loads(x)["instruction"]) for x in val}
     t = {normalise(json.loads(x)["instruction"]) for x in train}
     assert v and not (v & t)
+
+
+def _siblings(out: Path) -> list[str]:
+    """Anything an export to ``out`` left beside it (staging or moved-aside folders)."""
+    return sorted(x.name for x in out.parent.iterdir() if x.name.startswith(f".{out.name}."))
 
 
 def test_cancelled_or_failing_export_leaves_the_previous_one_intact(session, tmp_path, monkeypatch):
@@ -161,7 +235,7 @@ def test_cancelled_or_failing_export_leaves_the_previous_one_intact(session, tmp
 
     with pytest.raises(Cancelled):
         run_export(snap, ExportOptions(out, report=True), progress=progress, cancel=token)
-    assert _read_all(out) == before  # same files, same bytes, no temporary files left
+    assert _read_all(out) == before and _siblings(out) == []  # same files, same bytes, nothing left beside
 
     import workbench.curate.records as records
 
@@ -177,38 +251,63 @@ def test_cancelled_or_failing_export_leaves_the_previous_one_intact(session, tmp
     monkeypatch.setattr(records, "source_line", failing)
     with pytest.raises(ExportError, match="No space left"):
         run_export(snap, ExportOptions(out, report=True))
-    assert _read_all(out) == before
+    assert _read_all(out) == before and _siblings(out) == []
 
 
-def test_killed_export_leaves_the_previous_one_intact(session, tmp_path):
+def test_a_failing_switch_leaves_the_previous_export_complete(session, tmp_path, monkeypatch):
+    """Issue 11.2, the deterministic case: the final step fails -> old export, complete."""
+    from workbench.curate import destination
     from workbench.project.ops import Reject
 
     p, _ = session
     out = tmp_path / "out"
-    run_export(CurationSnapshot.capture(p), ExportOptions(out, format="chat"))
+    run_export(CurationSnapshot.capture(p), ExportOptions(out, format="chat", split=0.9, report=True))
     before = _read_all(out)
-    p.apply(Reject([(1, 50)], "later change"))
-    child = textwrap.dedent(f"""
-        import os, signal
-        from workbench.project import Project
-        from workbench.curate.context import CurationSnapshot
-        from workbench.curate.export import ExportOptions, run_export
-        p = Project.open({str(p.path)!r}, read_only=True)
-        snap = CurationSnapshot.capture(p)
-        def progress(done, total, phase):
-            if phase == "Writing files" and done > 0:
-                os.kill(os.getpid(), signal.SIGKILL)
-        run_export(snap, ExportOptions(__import__("pathlib").Path({str(out)!r}), format="chat"), progress=progress)
-    """)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == -9, proc.stderr
-    after = {k: v for k, v in _read_all(out).items() if not k.endswith(".part")}
-    assert after == before
-    # the next export cleans the killed one's temporary files and replaces the old export
-    res = run_export(CurationSnapshot.capture(p), ExportOptions(out, format="chat"))
-    assert not any(f.name.endswith(".part") for f in out.iterdir())
-    assert res.counts["rejected"] == 3
+    p.apply(Reject([(1, 20)], "later change"))
+
+    def broken(a, b):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(destination, "_swap", broken)
+    with pytest.raises(ExportError, match="previous export .* is unchanged"):
+        run_export(CurationSnapshot.capture(p), ExportOptions(out, format="chat"))
+    assert _read_all(out) == before and _siblings(out) == []
+
+
+def test_without_an_atomic_swap_a_kill_between_the_renames_is_repaired(session, tmp_path, monkeypatch):
+    """The fallback (no renameat2/renamex_np): old folder aside, new one in. A crash between the two
+    leaves the old export complete aside; the next export puts it back before anything else."""
+    import os as _os
+
+    from workbench.curate import destination
+
+    p, _ = session
+    out = tmp_path / "out"
+    snap = CurationSnapshot.capture(p)
+    run_export(snap, ExportOptions(out, format="chat"))
+    before = _read_all(out)
+    monkeypatch.setattr(destination, "_libc", lambda: None)
+    real_rename = _os.rename
+    calls = [0]
+
+    def crash_after_first(a, b):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt  # stands for the process dying between the two renames
+        return real_rename(a, b)
+
+    monkeypatch.setattr(destination.os, "rename", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        run_export(snap, ExportOptions(out, format="chat", split=0.8))
+    assert not out.exists() and any(".wb-previous-" in n for n in _siblings(out))
+    monkeypatch.setattr(destination.os, "rename", real_rename)
+    # nothing else happened in between: the next export first restores the old one ...
+    destination.prepare(out)
+    assert _read_all(out) == before
+    # ... and an export through the fallback works end to end
+    res = run_export(snap, ExportOptions(out, format="chat", split=0.8))
+    assert sorted(_read_all(out)) == ["manifest.json", "train.jsonl", "validation.jsonl"]
+    assert res.counts["validation"] > 0 and _siblings(out) == []
 
 
 def test_files_of_a_previous_export_that_are_not_rewritten_are_removed(session, tmp_path):
@@ -220,6 +319,7 @@ def test_files_of_a_previous_export_that_are_not_rewritten_are_removed(session, 
     run_export(snap, ExportOptions(out))
     assert sorted(f.name for f in out.iterdir()) == [
         "manifest.json", "train_banking_chat.train.jsonl", "train_dolly_alpaca.train.jsonl"]
+    assert _siblings(out) == []
 
 
 def test_report_without_analysis_is_escaped(session, tmp_path):

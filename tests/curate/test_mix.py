@@ -68,8 +68,8 @@ def test_mix_from_an_outside_file_into_one_chat_file(session, tmp_path):
     p, _ = session
     path = shared_data("dolly15k_open_qa", "dolly_open_qa_chat.jsonl")
     snap = CurationSnapshot.capture(p, embed=embed)
-    res = run_export(snap, ExportOptions(tmp_path / "clean.jsonl", format="chat", mix=[MixSpec(str(path), 0.02)]))
-    lines = _lines(tmp_path / "clean.jsonl")
+    res = run_export(snap, ExportOptions(tmp_path / "clean", format="chat", mix=[MixSpec(str(path), 0.02)]))
+    lines = _lines(tmp_path / "clean" / "train.jsonl")
     mix = res.manifest["mix"][0]
     assert mix["in_project"] is False and mix["available"] == 3742 and mix["selected"] == round(0.02 * 1314)
     seg = res.manifest["outputs"][0]["segments"][-1]

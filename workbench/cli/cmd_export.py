@@ -27,6 +27,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from workbench.cli import argtypes
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -44,24 +46,26 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
-    p.add_argument("--out", required=True, metavar="DIR_OR_FILE",
-                   help="output folder (created if needed), or one file ending in .jsonl / .parquet")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the export folder: it gets the data files, manifest.json and report.html, all "
+                        "replaced together in one step; it must be new, empty or a previous export of this "
+                        "tool (a folder holding any other file, e.g. your sources, is refused)")
     p.add_argument("--format", choices=("source", "chat", "parquet"), default=None,
                    help="source: each record in its file's own format, untouched records byte-identical "
                         "(a folder gets one file per train source); chat: OpenAI chat JSONL; parquet. "
-                        "Default: parquet for a .parquet file, else source")
+                        "Default: source")
     p.add_argument("--weights", choices=("repeat", "field"), default="repeat",
                    help="repeat: an example of weight w is written round(w) times (default); "
                         "field: written once with a \"weight\" key")
-    p.add_argument("--split", type=float, default=None, metavar="FRACTION",
+    p.add_argument("--split", type=argtypes.fraction, default=None, metavar="FRACTION",
                    help="train fraction of a train/validation split, e.g. 0.9 (stratified by cluster)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    p.add_argument("--seed", type=argtypes.SEED, default=0, help="seed of the split, 0 or more (default 0)")
     p.add_argument("--rebalance", choices=("production", "uniform"), default=None,
                    help="first rebalance the clusters toward production or uniform shares "
                         "(applied to the project as one undoable step)")
-    p.add_argument("--max-weight", type=int, default=3, metavar="N",
+    p.add_argument("--max-weight", type=argtypes.whole(1), default=3, metavar="N",
                    help="rebalance: repeat an under-represented example at most N times (default 3)")
-    p.add_argument("--min-keep", type=int, default=5, metavar="N",
+    p.add_argument("--min-keep", type=argtypes.whole(0), default=5, metavar="N",
                    help="rebalance: never cap a cluster below N examples (default 5)")
     p.add_argument("--mix", action="append", default=[], metavar="FILE:RATIO",
                    help="replay mix: add RATIO (0.1 or 10%%) of the training lines from a reference "
@@ -80,7 +84,7 @@ def register(subparsers) -> None:
 
 
 def _default_format(out: str) -> str:
-    return "parquet" if Path(out).suffix.lower() == ".parquet" else "source"
+    return "source"
 
 
 def _embedder(args, bar):

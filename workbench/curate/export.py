@@ -13,36 +13,36 @@ What goes out (definitions a curator relies on):
   not stratified by cluster and exact duplicates (normalised prompt text) are kept together.
 - **Replay mix**: see :mod:`workbench.curate.mix`; training side only.
 
-Files (``out`` a folder, or a file ending in ``.jsonl`` / ``.parquet``):
+Files: ``--out DIR`` names the export folder, which holds exactly one export (see
+:mod:`workbench.curate.destination` for what may be replaced and how):
 
-=========== ===================================== =============================================
-format      folder                                 single file ``NAME.EXT``
-=========== ===================================== =============================================
-source      ``<source>.train.jsonl`` per train     ``NAME.jsonl`` (needs every record in one
-            source (added examples join the first  schema, else an error asks for a folder or
-            train source of their schema, else     chat format); validation in
-            ``added-<schema>.train.jsonl``);       ``NAME.validation.jsonl``
-            ``mix-<source>.train.jsonl``;
-            ``<source>.validation.jsonl``
-chat        ``train.jsonl``, ``validation.jsonl``  ``NAME.jsonl``, ``NAME.validation.jsonl``
-parquet     ``train.parquet``, ``validation.parquet`` ``NAME.parquet``, ``NAME.validation.parquet``
-=========== ===================================== =============================================
+=========== ==================================================================================
+format      files in ``DIR``
+=========== ==================================================================================
+source      ``<source>.train.jsonl`` per train source (added examples join the first train
+            source of their schema, else ``added-<schema>.train.jsonl``);
+            ``mix-<source>.train.jsonl``; ``<source>.validation.jsonl``
+chat        ``train.jsonl``, ``validation.jsonl``
+parquet     ``train.parquet``, ``validation.parquet``
+=========== ==================================================================================
 
-Beside them ``manifest.json`` (folder) or ``NAME.manifest.json`` (file), and with ``report``
-``report.html`` / ``NAME.report.html``.
+Beside them ``manifest.json`` (it lists every other file with its sha256: the export's own record)
+and, with ``report``, ``report.html``.
 
-**Atomic**: every file is written to a temporary file in the target folder; only when all of
-them are complete are they renamed into place, the manifest last. A cancelled, failed or killed
-export leaves the previous export exactly as it was. Files of a previous export in the same
-folder that this export does not write again (listed in the old manifest) are removed after the
-new one is in place, so a folder never mixes two exports.
+**Never over a file it did not create**: ``DIR`` must be absent, empty, or a previous export of
+this tool whose files still match its manifest; a project source, the project file or any other
+file there makes the export refuse (:class:`ExportError`) before anything is written.
+
+**All or nothing**: every file is written into a fresh sibling folder and fsynced; only when all
+of them are complete is that folder swapped with ``DIR`` in one atomic step. A cancelled, failed
+or killed export leaves the previous export exactly as it was; after the swap the previous
+export's files (and only those, proven by their hashes) are deleted.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,12 +53,13 @@ from workbench.core.errors import ExportError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 from workbench.curate.context import CurationSnapshot
 from workbench.curate.mix import MixPick, MixSpec, plan_mix
-from workbench.curate.outputs import layout, resolve_out, write_jsonl, write_parquet
+from workbench.curate.destination import MANIFEST, prepare
+from workbench.curate.outputs import layout, write_jsonl, write_parquet
 from workbench.curate.split import SplitPlan, eval_leakage, plan_split
-from workbench.io.writers import atomic_writer
 
 FORMATS = ("source", "chat", "parquet")
 WEIGHT_MODES = ("repeat", "field")
+REPORT = "report.html"
 
 
 @dataclass
@@ -81,6 +82,8 @@ class ExportOptions:
             raise ExportError(f"Unknown weights mode {self.weights!r}: choose repeat or field.")
         if self.split is not None and not 0.0 < float(self.split) < 1.0:
             raise ExportError(f"--split is the training fraction, between 0 and 1 (e.g. 0.9); got {self.split}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**32:
+            raise ExportError(f"--seed is a whole number from 0 to {2**32 - 1:,}; got {self.seed}.")
 
 
 @dataclass
@@ -117,7 +120,7 @@ def run_export(
 
     progress, cancel = ensure(progress, cancel)
     options.validate()
-    folder, stem = resolve_out(options.out, options.format)
+    dest = prepare(options.out, protected=[snap.project_path, *(s.path for s in snap.sources)])
     fmt = options.format
     view = snap.analysis
     warnings: list[str] = []
@@ -172,11 +175,7 @@ def run_export(
         warnings.extend(pick.warnings)
         picks.append(pick)
 
-    outs = layout(snap, fmt, stem, active, repeats, val_rows, picks)
-    manifest_name = f"{stem}.manifest.json" if stem else "manifest.json"
-    report_name = (f"{stem}.report.html" if stem else "report.html") if options.report else None
-    previous = _previous_outputs(folder / manifest_name)
-
+    outs = layout(snap, fmt, active, repeats, val_rows, picks)
     leakage = eval_leakage(snap, active, val_rows, progress=progress, cancel=cancel)
     total = sum(o.total for o in outs.values())
     done = [0]
@@ -186,58 +185,48 @@ def run_export(
         cancel.check()
         progress(done[0], total, "Writing files")
 
-    with contextlib.ExitStack() as stack:
-        _clean_leftovers(folder, [o.name for o in outs.values()] + [manifest_name] + ([report_name] if report_name else []))
-        manifest_f = stack.enter_context(atomic_writer(folder / manifest_name, "w"))
-        report_f = stack.enter_context(atomic_writer(folder / report_name, "w")) if report_name else None
+    files: list[dict[str, Any]] = []
+    dest.begin()
+    try:
         for out in outs.values():
-            f = stack.enter_context(atomic_writer(folder / out.name, "wb"))
-            if fmt == "parquet":
-                write_parquet(f, out, snap, options, tick)
-            else:
-                write_jsonl(f, out, snap, options, tick)
+            with dest.open(out.name) as f:
+                if fmt == "parquet":
+                    write_parquet(f, out, snap, options, tick)
+                else:
+                    write_jsonl(f, out, snap, options, tick)
+                files.append({"file": out.name, "bytes": f.tell(), "sha256": out.sha256})
         cancel.check()
         progress(0, 0, "Writing manifest")
         manifest = build_manifest(
             snap, options, outs=list(outs.values()), train_rows=train_all, exported=active,
             repeats=repeats, validation=val_rows, weight_zero=weight_zero, split=split_plan, picks=picks,
-            leakage=leakage, warnings=warnings, manifest_name=manifest_name, report_name=report_name)
-        if report_f is not None:
+            leakage=leakage, warnings=warnings, manifest_name=MANIFEST, report_name=REPORT if options.report else None)
+        if options.report:
             from workbench.curate.report import build_report
 
             progress(0, 0, "Writing report")
-            report_f.write(build_report(manifest, snap, exported=active, validation=val_rows, picks=picks))
-        manifest_f.write(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
-        cancel.check()  # last chance: after this every file is renamed into place
-    written = {o.name for o in outs.values()} | {manifest_name} | ({report_name} if report_name else set())
-    for name in previous - written:
-        with contextlib.suppress(OSError):
-            (folder / name).unlink()
+            data = build_report(manifest, snap, exported=active, validation=val_rows, picks=picks).encode("utf-8")
+            with dest.open(REPORT) as f:
+                f.write(data)
+            files.append({"file": REPORT, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        manifest["files"] = files
+        with dest.open(MANIFEST) as f:
+            f.write((json.dumps(manifest, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+        cancel.check()  # last chance: after this the new export replaces the old one in one step
+        dest.commit()
+    except OSError as exc:
+        dest.abort()
+        raise ExportError(f"Cannot write the export in {dest.target.parent}: {exc.strerror or exc}. "
+                          "The previous export (if any) is unchanged.") from exc
+    except BaseException:
+        dest.abort()
+        raise
+    for w in dest.warnings:
+        manifest["warnings"].append(w)
+    folder = dest.target
     progress(total, total, "Export finished")
-    return ExportResult([folder / o.name for o in outs.values()], folder / manifest_name,
-                        folder / report_name if report_name else None, manifest, active, val_rows)
-
-
-def _previous_outputs(manifest_path: Path) -> set[str]:
-    """File names (in the same folder) written by the previous export there, per its manifest."""
-    try:
-        old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        names = {o["file"] for o in old.get("outputs", [])} | set(old.get("companions", []))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return set()
-    return {n for n in names if isinstance(n, str) and "/" not in n and "\\" not in n and not n.startswith(".")}
-
-
-def _clean_leftovers(folder: Path, names: list[str]) -> None:
-    """Remove temporary files a killed earlier export left for these names."""
-    for name in names:
-        for p in folder.glob(f".{glob_escape(name)}.*.part"):
-            with contextlib.suppress(OSError):
-                p.unlink()
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
+    return ExportResult([folder / o.name for o in outs.values()], folder / MANIFEST,
+                        folder / REPORT if options.report else None, manifest, active, val_rows)
 
 
 __all__ = ["ExportOptions", "ExportResult", "FORMATS", "WEIGHT_MODES", "run_export", "MixSpec"]

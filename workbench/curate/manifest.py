@@ -24,6 +24,9 @@
 ``journal``      every curation step in effect: op id, time, label
 ``rebalance``    the rebalance plan applied for this export (if any), ``mix``, ``split``,
 ``leakage``, ``warnings``
+``files``        every other file of the export folder: name, bytes, sha256 — this tool's own
+                 record of what it wrote, the only proof it accepts before replacing or deleting a
+                 file (see :mod:`workbench.curate.destination`)
 """
 
 from __future__ import annotations

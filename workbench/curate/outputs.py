@@ -20,7 +20,6 @@ from workbench.curate import records as rec
 from workbench.curate.context import CurationSnapshot
 from workbench.curate.mix import MixPick
 
-FILE_SUFFIXES = {".jsonl": ("source", "chat"), ".parquet": ("parquet",)}
 BATCH = 5000  # lines per write (and per progress/cancel check)
 
 
@@ -57,39 +56,14 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "data"
 
 
-def resolve_out(out: Path, fmt: str) -> tuple[Path, str | None]:
-    """(folder, file stem or None for folder mode)."""
-    out = Path(out).expanduser()
-    suffix = out.suffix.lower()
-    if suffix in FILE_SUFFIXES and not out.is_dir():
-        if fmt not in FILE_SUFFIXES[suffix]:
-            want = ".parquet" if fmt == "parquet" else ".jsonl"
-            raise ExportError(f"--out {out.name} does not fit --format {fmt}: name the file *{want} or an output folder.")
-        if not out.parent.is_dir():
-            raise ExportError(f"Cannot export to {out}: the folder {out.parent} does not exist.")
-        return out.parent, out.stem
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"Cannot export to {out}: it is a file; name a folder, or a file ending in .jsonl/.parquet.")
-    if suffix and suffix not in FILE_SUFFIXES and not out.exists():
-        raise ExportError(f"Cannot export to {out}: a single output file must end in .jsonl or .parquet "
-                          "(or name a folder without an extension).")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"Cannot create the output folder {out}: {exc.strerror or exc}") from None
-    return out, None
-
-
-def file_name(stem: str | None, split: str, fmt: str, key: str) -> str:
+def file_name(split: str, fmt: str, key: str) -> str:
     ext = ".parquet" if fmt == "parquet" else ".jsonl"
-    if stem is not None:
-        return f"{stem}{ext}" if split == "train" else f"{stem}.{split}{ext}"
     if fmt != "source":
         return f"{split}{ext}"
     return f"{key}.{split}{ext}"
 
 
-def layout(snap: CurationSnapshot, fmt: str, stem: str | None, train: np.ndarray, repeats: np.ndarray,
+def layout(snap: CurationSnapshot, fmt: str, train: np.ndarray, repeats: np.ndarray,
             val: np.ndarray, picks: list[MixPick]) -> dict[tuple[str, str], Out]:
     """Assign every row to its output file (see the table in the module doc)."""
     outs: dict[tuple[str, str], Out] = {}
@@ -101,7 +75,7 @@ def layout(snap: CurationSnapshot, fmt: str, stem: str | None, train: np.ndarray
         keys[s.id] = k if k not in keys.values() else f"{k}-{s.id}"
 
     def key_for(src_id: int, schema: str) -> str:
-        if fmt != "source" or stem is not None:
+        if fmt != "source":
             return "all"
         if src_id != 0:
             return keys[src_id]
@@ -112,7 +86,7 @@ def layout(snap: CurationSnapshot, fmt: str, stem: str | None, train: np.ndarray
 
     def add(split: str, key: str, part: Part, schema: str) -> None:
         k = (split, key)
-        name = file_name(stem, split, fmt, key)
+        name = file_name(split, fmt, key)
         out = outs.setdefault(k, Out(name, split, schema))
         if fmt == "source" and out.schema != schema:
             raise ExportError(
@@ -141,7 +115,7 @@ def layout(snap: CurationSnapshot, fmt: str, stem: str | None, train: np.ndarray
     for pick in picks:
         if pick.selected == 0:
             continue
-        key = "all" if (fmt != "source" or stem is not None) else f"mix-{safe_name(pick.name)}"
+        key = "all" if fmt != "source" else f"mix-{safe_name(pick.name)}"
         add("train", key, Part(pick.origin, pick.name, pick.rows, ones(pick.rows), pick), pick.schema)
     if not outs:
         raise ExportError("Nothing to export: every training example is rejected (or the project has no train source).")
