@@ -84,7 +84,7 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         inp.prompt, inp.response, inp.system, inp.role, inp.turns, progress=progress, cancel=cancel))
     dups = ph.run("duplicates", lambda: find_duplicates(
         inp.prompt, graph, inp.role, responses=inp.response, n_flags=flags.n_flags,
-        threshold=params.near_dup_threshold, progress=progress, cancel=cancel))
+        threshold=params.near_dup_threshold, verify=params.dup_verify, progress=progress, cancel=cancel))
     conf = None
     if inp.response_vecs is not None:
         conf = ph.run("conflicts", lambda: find_conflicts(

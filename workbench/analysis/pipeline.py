@@ -211,7 +211,8 @@ class AnalysisParams:
     assign_noise: bool = False
     label_terms: int = 3
     # duplicates
-    near_dup_threshold: float = _duplicates.DEFAULT_NEAR_THRESHOLD
+    near_dup_threshold: float = _duplicates.DEFAULT_NEAR_THRESHOLD  # cosine-only rule (dup_verify False)
+    dup_verify: bool = True  # cosine >= 0.90 confirmed by analysis.pair_verifier (see duplicates.py)
     # conflicts
     conflict_prompt_sim: float = _conflicts.DEFAULT_PROMPT_SIM
     conflict_response_sim: float = _conflicts.DEFAULT_RESPONSE_SIM
