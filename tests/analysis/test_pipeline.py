@@ -16,10 +16,11 @@ from workbench.analysis.pipeline import (CACHE_FILE, EXAMPLES_FILE, SUMMARY_FILE
 from workbench.core.errors import AnalysisError
 
 COLUMNS = {
-    "source": "str", "role": "str", "line": "int64", "x": "float32", "y": "float32",
+    "source": "str", "source_id": "int32", "role": "str", "line": "int64", "x": "float32", "y": "float32",
     "cluster": "int32", "cluster_label": "string", "cluster_strength": "float32", "noise": "bool",
     "dup_group": "Int32", "dup_keeper": "bool", "flags": "object", "nearest_train_sim": "float32",
-    "nearest_train_source": "string", "nearest_train_line": "Int64", "gap": "bool",
+    "nearest_train_source": "string", "nearest_train_line": "Int64", "nearest_train_source_id": "Int32",
+    "gap": "bool",
     "inconsistency": "float32", "conflict": "float32", "queue_rank": "Int32",
     "review_priority": "float32", "leaked": "bool", "leak_sim": "float32",
 }
@@ -35,10 +36,10 @@ def result(tmp_path_factory):
 
 
 def _refs(obj):
-    """Every {"source", "line"} reference anywhere in a JSON value."""
+    """Every {"source", "source_id", "line"} reference anywhere in a JSON value."""
     if isinstance(obj, dict):
         if set(obj) >= {"source", "line"} and isinstance(obj.get("line"), int):
-            yield obj["source"], obj["line"]
+            yield obj["source"], obj.get("source_id"), obj["line"]
         for v in obj.values():
             yield from _refs(v)
     elif isinstance(obj, list):
@@ -76,7 +77,7 @@ def test_summary_refers_to_examples_by_source_and_line(result):
     summary = json.loads((out / SUMMARY_FILE).read_text())
     assert SUMMARY_KEYS <= set(summary)
     assert summary["revision"] == res.revision and summary["params"] == AnalysisParams().to_dict()
-    known = set(zip(res.examples["source"], res.examples["line"]))
+    known = set(zip(res.examples["source"], res.examples["source_id"], res.examples["line"]))
     refs = list(_refs({k: summary[k] for k in ("clusters", "duplicates", "conflicts", "gaps",
                                                "leakage", "queue")}))
     assert len(refs) > 500

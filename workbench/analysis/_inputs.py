@@ -27,17 +27,14 @@ def source_turns(data: Any) -> list[Any]:
     return out
 
 
-def workspace_turns(ws: Any) -> list[Any]:
-    out: list[Any] = []
-    for i in range(ws.n):
-        schema = ws.schema_of(i) if hasattr(ws, "schema_of") else "chat"
-        out.append(ws.turns(i) if schema in MULTI_TURN_SCHEMAS else None)
-    return out
-
-
 def columns_from_sources(sources: Sequence[tuple[Any, str]]) -> dict[str, Any]:
-    """Row-aligned columns of ``[(SourceData, role), ...]`` in the given order."""
+    """Row-aligned columns of ``[(SourceData, role), ...]`` in the given order; the sources get
+    ids 1, 2, ... in that order and labels per :func:`workbench.analysis.aligned.source_labels`."""
+    from workbench.analysis.aligned import source_labels
+
+    labels = source_labels((k + 1, data.path) for k, (data, _) in enumerate(sources))
     names: list[str] = []
+    ids: list[int] = []
     roles: list[str] = []
     lines: list[np.ndarray] = []
     prompt: list[str] = []
@@ -48,9 +45,10 @@ def columns_from_sources(sources: Sequence[tuple[Any, str]]) -> dict[str, Any]:
     for data, _ in sources:
         keys.update(dict.fromkeys(data.extra))
     extra: dict[str, list[Any]] = {k: [] for k in keys}
-    for data, role in sources:
+    for k, (data, role) in enumerate(sources):
         m = len(data)
-        names.extend([data.name] * m)
+        names.extend([labels[k + 1]] * m)
+        ids.extend([k + 1] * m)
         roles.extend([role] * m)
         lines.append(np.asarray(data.lines, dtype=np.int64))
         prompt.extend(data.prompt)
@@ -59,7 +57,7 @@ def columns_from_sources(sources: Sequence[tuple[Any, str]]) -> dict[str, Any]:
         turns.extend(source_turns(data))
         for k, col in extra.items():
             col.extend(data.extra[k] if k in data.extra else [None] * m)
-    return dict(source=np.asarray(names, dtype=object), role=np.asarray(roles, dtype=object),
+    return dict(source=np.asarray(names, dtype=object), source_id=np.asarray(ids, dtype=np.int32), role=np.asarray(roles, dtype=object),
                 line=np.concatenate(lines) if lines else np.zeros(0, np.int64), prompt=prompt,
                 response=response, system=system, turns=turns, extra=extra)
 
@@ -96,13 +94,14 @@ def all_finite(a: np.ndarray, rows: int = 65536) -> bool:
 
 
 def input_revision(inp: Any) -> str:
-    """blake2b over row count, sources, lines, roles, every text and every vector byte."""
+    """blake2b over row count, source labels and ids, lines, roles, every text and every vector byte."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"n={inp.n};encoder={inp.encoder}".encode())
     for col in (inp.source, inp.role, inp.prompt, inp.response):
         _hash_texts(h, [str(x) if x is not None else "" for x in col] if col is inp.source or col is inp.role
                     else col)
     h.update(np.ascontiguousarray(inp.line, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(inp.source_id, dtype=np.int64).tobytes())
     if inp.system is not None:
         _hash_texts(h, inp.system)
     if inp.turns is not None:

@@ -136,6 +136,7 @@ def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, 
     nan = np.full(n, np.nan, np.float32)
     df = pd.DataFrame({
         "source": inp.source.astype(str) if n else np.zeros(0, dtype=str),
+        "source_id": inp.source_id.astype(np.int32),
         "role": inp.role.astype(str) if n else np.zeros(0, dtype=str),
         "line": inp.line.astype(np.int64),
         "x": coords[:, 0].astype(np.float32),
@@ -151,6 +152,7 @@ def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, 
         "nearest_train_sim": cov.nearest_train_sim.astype(np.float32),
         "nearest_train_source": pd.array(np.where(has_nt, inp.source[nt_safe], None), dtype="string"),
         "nearest_train_line": _nullable_int(inp.line[nt_safe], ~has_nt, "Int64"),
+        "nearest_train_source_id": _nullable_int(inp.source_id[nt_safe], ~has_nt, "Int32"),
         "gap": cov.is_gap.astype(bool),
         "inconsistency": conf.inconsistency.astype(np.float32) if conf is not None else nan,
         "conflict": conf.conflict.astype(np.float32) if conf is not None else nan,
@@ -163,10 +165,10 @@ def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, 
 
 
 def _ref_fn(inp):
-    src, line = inp.source, inp.line
+    src, sid, line = inp.source, inp.source_id, inp.line
 
-    def ref(i: int) -> dict[str, Any]:
-        return {"source": str(src[int(i)]), "line": int(line[int(i)])}
+    def ref(i: int) -> dict[str, Any]:  # the example identity: see workbench.analysis.aligned
+        return {"source": str(src[int(i)]), "source_id": int(sid[int(i)]), "line": int(line[int(i)])}
 
     return ref
 
@@ -210,9 +212,9 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
     n = inp.n
     roles, counts = np.unique(inp.role.astype(str), return_counts=True)
     by_role = {str(r): int(c) for r, c in zip(roles, counts)}
-    sources: dict[tuple[str, str], int] = {}
-    for s, r in zip(inp.source, inp.role):
-        sources[(str(s), str(r))] = sources.get((str(s), str(r)), 0) + 1
+    sources: dict[tuple[str, int, str], int] = {}
+    for s, sid, r in zip(inp.source, inp.source_id.tolist(), inp.role):
+        sources[(str(s), sid, str(r))] = sources.get((str(s), sid, str(r)), 0) + 1
     ncl = clusters.n_clusters
     cov_by = {c["cluster"]: c for c in cov.clusters}
     inc_by = {c["cluster"]: c for c in (conf.clusters if conf is not None else [])}
@@ -261,7 +263,7 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
             "gap_inputs": int(cov.is_gap.sum()), "gaps": len(cov.gaps),
             "leaked": int(leak.leaked.sum()), "flagged": int(sum(1 for f in flags.flags if f)),
         },
-        "sources": [{"source": s, "role": r, "rows": k} for (s, r), k in sources.items()],
+        "sources": [{"source": s, "source_id": sid, "role": r, "rows": k} for (s, sid, r), k in sources.items()],
         "clusters": cluster_items,
         "duplicates": dups.summary(ref),
         "conflicts": conflicts,

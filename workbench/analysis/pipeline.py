@@ -13,12 +13,17 @@ same revision but other thresholds reuses the graph, the map and the clusters.
 
 Results on disk (``AnalysisResult.write(dir)``)
 ------------------------------------------------
-``examples.parquet`` — one row per input row, in input order (row i = workspace row i):
+``examples.parquet`` — one row per input row, in input order (row i = workspace row i). An
+example's identity is ``(source_id, line)`` (see :mod:`workbench.analysis.aligned`); ``source`` is
+for people:
 
 ==================== ========= ==================================================================
 column               type      meaning
 ==================== ========= ==================================================================
-source               string    file name of the row's source
+source               string    the source's label: its file name, or as much of its path as tells
+                               it apart from another source with the same file name ("a/train.jsonl")
+source_id            int32     the source's stable id in the project (0 = examples added in the app;
+                               data files analysed without a project: 1, 2, ... in the order given)
 role                 string    train / production / eval / reference
 line                 int64     1-based line (JSONL) / row number (CSV header = 1, Parquet) in source
 x, y                 float32   position on the map (UMAP 2-D over all sources together)
@@ -31,8 +36,9 @@ dup_keeper           bool      the row is its duplicate group's suggested keeper
 flags                list<str> quality flags (see ``workbench.analysis.flags.FLAG_DEFINITIONS``)
 nearest_train_sim    float32   non-train rows: cosine to the most similar train prompt (NaN: train
                                rows, or no train data)
-nearest_train_line   int64?    that train row's line (with nearest_train_source); null for train
-nearest_train_source string?   that train row's source
+nearest_train_line   int64?    that train row's line (with nearest_train_source_id); null for train
+nearest_train_source string?   that train row's source label
+nearest_train_source_id int32? that train row's source id
 gap                  bool      production row with nearest_train_sim below the gap threshold
 inconsistency        float32   train rows: weighted mean divergence of near neighbours' responses
                                (NaN: non-train or no evidence)
@@ -43,14 +49,15 @@ leaked               bool      eval row duplicated (exactly or nearly) in train
 leak_sim             float32   eval rows: prompt cosine to the nearest train prompt (NaN otherwise)
 ==================== ========= ==================================================================
 
-``summary.json`` — findings, each example referred to as ``{"source": name, "line": n}``
+``summary.json`` — findings, each example referred to as
+``{"source": label, "source_id": id, "line": n}``
 (lists are ranked, most important first; long lists are capped, counts are not):
 
 * ``version``, ``revision``, ``cache_key``, ``created``, ``encoder``, ``params`` (every parameter
   of :class:`AnalysisParams`), ``timings`` (seconds per phase);
 * ``counts``: examples, by_role, clusters, noise, duplicate_groups, duplicate_removable,
   conflicts, gap_inputs, gaps, leaked, flagged;
-* ``sources``: [{source, role, rows}];
+* ``sources``: [{source, source_id, role, rows}];
 * ``clusters``: [{id, label, terms, size, roles {role: n}, train_share, production_share, n_gap,
   inconsistency, inconsistency_reason, examples [{source, line, text}]}] (id order = size order);
 * ``duplicates``: threshold, n_groups, n_removable, by_scope, by_kind, groups [{group, kind,
@@ -97,7 +104,7 @@ from workbench.analysis.layout import FIT_LIMIT
 from workbench.core.errors import AnalysisError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: example identity is (source_id, line)
 EXAMPLES_FILE = "examples.parquet"
 SUMMARY_FILE = "summary.json"
 GRAPH_FILE = "graph.npz"
@@ -116,7 +123,8 @@ class AnalysisInput:
     None (no conflicts then) and holds any values (e.g. zeros) for rows without a response.
     ``turns[i]`` (optional) is row i's turns (``Turn`` objects, ``(role, content)`` pairs or dicts)
     for the turn-structure flags. ``encoder``: the encoder fingerprint (recorded, and part of the
-    revision).
+    revision). ``source`` holds each row's source label (for people) and ``source_id`` its stable
+    source id (the identity; when not given, 1, 2, ... by first appearance of each label).
     """
 
     source: np.ndarray
@@ -130,6 +138,7 @@ class AnalysisInput:
     turns: Sequence[Any] | None = None
     extra: dict[str, list[Any]] = field(default_factory=dict)
     encoder: str = ""
+    source_id: np.ndarray | None = None
     _revision: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -137,8 +146,13 @@ class AnalysisInput:
         self.line = np.asarray(self.line, dtype=np.int64)
         self.role = np.asarray(self.role, dtype=object)
         n = len(self.source)
+        if self.source_id is None:
+            first: dict[str, int] = {}
+            self.source_id = np.asarray([first.setdefault(str(s), len(first) + 1) for s in self.source],
+                                        dtype=np.int32)
+        self.source_id = np.asarray(self.source_id, dtype=np.int32)
         self.prompt_vecs = np.asarray(self.prompt_vecs, dtype=np.float32)
-        sizes = {"line": len(self.line), "role": len(self.role), "prompt": len(self.prompt),
+        sizes = {"source_id": len(self.source_id), "line": len(self.line), "role": len(self.role), "prompt": len(self.prompt),
                  "response": len(self.response), "prompt_vecs": len(self.prompt_vecs)}
         if self.response_vecs is not None:
             self.response_vecs = np.asarray(self.response_vecs, dtype=np.float32)
@@ -163,14 +177,11 @@ class AnalysisInput:
     @classmethod
     def from_workspace(cls, ws: Any, prompt_vecs: np.ndarray, response_vecs: np.ndarray | None = None,
                        *, encoder: str = "") -> "AnalysisInput":
-        """Build from a :class:`workbench.project.Workspace` (all rows, edits applied)."""
-        from workbench.analysis._inputs import workspace_turns
+        """Build from a :class:`workbench.project.Workspace` (all rows, edits applied), through
+        the same snapshot as :mod:`workbench.analysis.project_analysis`."""
+        from workbench.analysis.project_analysis import AnalysisData
 
-        turns = workspace_turns(ws) if hasattr(ws, "turns") else None
-        return cls(source=np.asarray(ws.source_names, dtype=object), line=ws.line, role=ws.role,
-                   prompt=list(ws.prompt), response=list(ws.response), prompt_vecs=prompt_vecs,
-                   response_vecs=response_vecs, system=list(ws.system), turns=turns,
-                   extra=dict(ws.extra), encoder=encoder)
+        return AnalysisData.capture(ws).to_input(prompt_vecs, response_vecs, encoder=encoder)
 
     @classmethod
     def from_sources(cls, sources: Sequence[tuple[Any, str]], prompt_vecs: np.ndarray,
@@ -285,8 +296,10 @@ class AnalysisResult:
     reused: bool = False  # True when read back from disk instead of computed
 
     def ref(self, i: int) -> dict[str, Any]:
-        """How the summary refers to row i: ``{"source": name, "line": n}``."""
-        return {"source": str(self.examples["source"].iat[i]), "line": int(self.examples["line"].iat[i])}
+        """How the summary refers to row i: ``{"source": label, "source_id": id, "line": n}``."""
+        ex = self.examples
+        return {"source": str(ex["source"].iat[i]), "source_id": int(ex["source_id"].iat[i]),
+                "line": int(ex["line"].iat[i])}
 
     def write(self, out_dir: str | os.PathLike) -> Path:
         """Write examples.parquet, summary.json, graph.npz and (last) cache.json into ``out_dir``."""

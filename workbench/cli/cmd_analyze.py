@@ -3,12 +3,18 @@
     workbench analyze --train FILE [--production FILE]... [--eval FILE]... [--reference FILE]... --out DIR
     workbench analyze PROJECT --out DIR
 
-Loads the sources, embeds prompts (every source) and responses (rows that have one) with the
-embedding cache, runs :func:`workbench.analysis.pipeline.analyze` with a progress line per phase,
-writes ``DIR/examples.parquet`` and ``DIR/summary.json`` (schema: see the README / the docstring of
-``workbench.analysis.pipeline``) and prints a short human summary. A re-run with unchanged inputs
-and parameters reuses the stored results; with other thresholds it reuses the graph, map and
-clusters. The same pipeline runs in the desktop app, so both give the same results.
+Loads the sources, embeds them by the one embedding rule (prompts of every row, responses that
+hold more than whitespace; :mod:`workbench.analysis.project_analysis`) with the embedding cache,
+runs the pipeline with a progress line per phase, writes ``DIR/examples.parquet`` and
+``DIR/summary.json`` (schema: see the README / the docstring of ``workbench.analysis.pipeline``)
+and prints a short human summary. A re-run with unchanged inputs and parameters reuses the stored
+results; with other thresholds it reuses the graph, map and clusters.
+
+With a PROJECT everything goes through the project analysis service, exactly as in the desktop
+app: the parameters are the project's (defaults <- project settings <- the options given here),
+the results go to the project's own analysis folder unless ``--out`` says otherwise, and the
+options given here (``--near-dup``, ``--model``, ...) are **saved into the project settings**, so
+the app and ``workbench export`` use the same parameters afterwards.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ def register(subparsers) -> None:
     g.add_argument("--unit", choices=("last_user", "all_user", "conversation"), default="last_user",
                    help="what is embedded as a chat example's prompt (files only; default last_user)")
     a = p.add_argument_group("analysis")
-    a.add_argument("--seed", type=int, default=42, help="random seed of map and clusters (default 42)")
+    a.add_argument("--seed", type=int, default=None, help="random seed of map and clusters (default 42)")
     a.add_argument("--neighbours", type=int, default=None, metavar="K",
                    help="neighbours per example in the graph (default 15)")
     a.add_argument("--min-cluster-size", type=int, default=None, metavar="N",
@@ -71,15 +77,17 @@ def register(subparsers) -> None:
                    help="prompts at least this similar must have agreeing responses")
     a.add_argument("--queue-size", type=int, default=None, metavar="N", help="review queue length")
     a.add_argument("--force", action="store_true", help="recompute even if OUT holds matching results")
+    p.epilog = ("With a PROJECT, the analysis options and --model given are saved into the project's "
+                "settings (as the app's Analysis settings dialog does), so the app and `workbench export` "
+                "use them too.")
     p.add_argument("--top", type=int, default=5, metavar="N", help="items shown per finding (default 5)")
     p.set_defaults(func=run)
 
 
-def _params(args: argparse.Namespace):
-    from workbench.analysis.pipeline import AnalysisParams
-
-    changes: dict[str, Any] = {"seed": args.seed}
-    for opt, name in (("neighbours", "k"), ("min_cluster_size", "min_cluster_size"),
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The analysis parameters given on the command line (only those given)."""
+    changes: dict[str, Any] = {}
+    for opt, name in (("seed", "seed"), ("neighbours", "k"), ("min_cluster_size", "min_cluster_size"),
                       ("cluster_dims", "cluster_dims"),
                       ("near_dup", "near_dup_threshold"), ("gap_sim", "gap_sim"),
                       ("conflict_sim", "conflict_prompt_sim"), ("queue_size", "queue_size")):
@@ -88,7 +96,7 @@ def _params(args: argparse.Namespace):
             changes[name] = value
     if args.assign_noise:
         changes["assign_noise"] = True
-    return AnalysisParams(**changes)
+    return changes
 
 
 def _load_files(args, bar) -> list[tuple[Any, str]]:
@@ -111,31 +119,48 @@ def _load_files(args, bar) -> list[tuple[Any, str]]:
     return sources
 
 
-def _embed(prompts, responses, args, bar):
-    """Prompt vectors (all rows) and response vectors (zeros where there is no response)."""
-    import numpy as np
+def _analyse_project(args, bar, out: Path | None):
+    """``analyze PROJECT``: through the project analysis service, like the app."""
+    from workbench.analysis import project_analysis as pa
+    from workbench.core.errors import ProjectLockedError
+    from workbench.project import Project
+    from workbench.project.project import default_project_path
 
-    from workbench.embed import embed_texts, get_encoder
-
-    encoder = get_encoder(args.model, device=args.device, precision=args.precision, progress=bar)
-    bar.close()
-    pv, stats = embed_texts(list(prompts), encoder, progress=bar)
-    bar.close()
-    has = np.fromiter(((r or "").strip() != "" for r in responses), dtype=bool, count=len(responses))
-    rv = None
-    if has.any():
-        rv = np.zeros_like(pv)
-        vecs, stats2 = embed_texts([responses[i] for i in np.flatnonzero(has)], encoder, progress=bar)
+    path = default_project_path(args.project)
+    overrides = _overrides(args)
+    if overrides or args.model:
+        try:  # the options given become the project's settings (see the module doc)
+            with Project.open(path) as project:
+                before = pa.project_params(project)
+                after = pa.save_params(project, overrides)
+                if args.model:
+                    project.settings.set(pa.MODEL_SETTING, args.model)
+            changed = {k: v for k, v in after.to_dict().items() if before.to_dict()[k] != v}
+            if changed or args.model:
+                saved = ", ".join(f"{k} = {v}" for k, v in changed.items())
+                saved += (", " if saved and args.model else "") + (f"model = {args.model}" if args.model else "")
+                print(f"Saved to the project's analysis settings: {saved}", file=sys.stderr)
+        except ProjectLockedError:
+            print("note: the project is open for writing elsewhere, so these options were not saved "
+                  "into its settings; the app will report these results as not matching its settings.",
+                  file=sys.stderr)
+    with Project.open(path, read_only=True) as project:
+        params = pa.project_params(project, overrides)
+        out = out or pa.results_dir(project)
+        ws = project.load(progress=bar)
         bar.close()
-        rv[has] = vecs
-        stats = (stats.encoded + stats2.encoded, stats.cached + stats2.cached)
-    else:
-        stats = (stats.encoded, stats.cached)
-    return encoder, pv, rv, stats
+        data = pa.AnalysisData.capture(ws)
+        encoder = pa.get_encoder_for(pa.project_model(project, args.model), args.device, args.precision,
+                                     progress=bar)
+        bar.close()
+    outcome = pa.analyse(data, params, out, encoder=encoder, force=args.force, progress=bar)
+    bar.close()
+    return outcome.result, out, encoder, outcome.embed_stats
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.analysis.pipeline import AnalysisInput, analyze
+    from workbench.analysis import project_analysis as pa
+    from workbench.analysis.pipeline import AnalysisInput, AnalysisParams, analyze
     from workbench.cli.progressbar import ProgressBar
     from workbench.core.errors import InputError
 
@@ -148,38 +173,30 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("Say where the results go: --out DIR (needed when analysing data files).")
     t0 = time.monotonic()
     bar = ProgressBar()
-    params = _params(args)
     out = Path(args.out).expanduser() if args.out else None
     if args.project:
-        from workbench.curate.context import analysis_dir
-        from workbench.project import Project
-
-        with Project.open(args.project, read_only=True) as project:
-            if out is None:
-                out = analysis_dir(project)
-            ws = project.load(progress=bar)
-            bar.close()
-            encoder, pv, rv, stats = _embed(ws.prompt, ws.response, args, bar)
-            inp = AnalysisInput.from_workspace(ws, pv, rv, encoder=encoder.fingerprint)
+        result, out, encoder, stats = _analyse_project(args, bar, out)
     else:
         sources = _load_files(args, bar)
-        prompts = [p for d, _ in sources for p in d.prompt]
-        responses = [r for d, _ in sources for r in d.response]
-        encoder, pv, rv, stats = _embed(prompts, responses, args, bar)
+        encoder = pa.get_encoder_for(args.model, args.device, args.precision, progress=bar)
+        bar.close()
+        pv, rv, stats = pa.embed_rows([p for d, _ in sources for p in d.prompt],
+                                      [r for d, _ in sources for r in d.response], encoder, progress=bar)
+        bar.close()
         inp = AnalysisInput.from_sources(sources, pv, rv, encoder=encoder.fingerprint)
-    if args.force:
-        from workbench.analysis.pipeline import CACHE_FILE
+        if args.force:
+            from workbench.analysis.pipeline import CACHE_FILE
 
-        (out / CACHE_FILE).unlink(missing_ok=True)
-    result = analyze(inp, params, out, progress=bar)
-    bar.close()
+            (out / CACHE_FILE).unlink(missing_ok=True)
+        result = analyze(inp, AnalysisParams(**_overrides(args)), out, progress=bar)
+        bar.close()
     print_summary(result, out, encoder=encoder, embed_stats=stats, seconds=time.monotonic() - t0,
                   top=args.top)
     return 0
 
 
 # --------------------------------------------------------------------------------------------
-def _where(ref: dict[str, Any]) -> str:
+def _where(ref: dict[str, Any]) -> str:  # the source label is unique among the sources
     return f"{ref['source']}:{ref['line']}"
 
 

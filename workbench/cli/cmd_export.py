@@ -8,8 +8,9 @@ examples are left out, edits applied, weights applied, added examples included.
 
 **Analysis.** ``--rebalance`` needs clusters, ``--split`` stratifies by cluster, ``--report``
 shows the map and the findings. With any of these three the export first brings the project's
-analysis up to date through the same pipeline as ``workbench analyze`` (embedding cache, then
-:func:`workbench.analysis.pipeline.analyze`, which reuses the stored results when nothing
+analysis up to date through the project analysis service
+(:mod:`workbench.analysis.project_analysis`: the same embedding rule, the project's parameters and
+the same cache key as ``workbench analyze`` and the app; stored results are reused when nothing
 changed) and keeps it in the project's analysis folder (setting
 ``analysis.dir``, default ``PROJECT-data/analysis``; ``--analysis DIR`` to choose). With
 ``--no-analysis`` it never runs the analysis: ``--rebalance`` then fails with a message,
@@ -87,11 +88,13 @@ def _default_format(out: str) -> str:
     return "source"
 
 
-def _embedder(args, bar):
-    """An encoder-backed ``embed(texts, progress=, cancel=)`` (the on-disk cache makes repeats free)."""
-    from workbench.embed import embed_texts, get_encoder
+def _embedder(args, bar, project):
+    """An encoder-backed ``embed(texts, progress=, cancel=)`` (the on-disk cache makes repeats free)
+    over the project's model (``--model`` for this export only)."""
+    from workbench.analysis.project_analysis import get_encoder_for, project_model
+    from workbench.embed import embed_texts
 
-    encoder = get_encoder(args.model, device=args.device, precision=args.precision, progress=bar)
+    encoder = get_encoder_for(project_model(project, args.model), args.device, args.precision, progress=bar)
     bar.close()
 
     def embed(texts, progress=None, cancel=None):
@@ -103,30 +106,14 @@ def _embedder(args, bar):
 
 
 def _analysis(project, ws, args, encoder, embed, bar):
-    """Bring the project's analysis up to date (reused when nothing changed) and return it."""
-    import json
+    """Bring the project's analysis up to date (reused when nothing changed) and return it: the
+    project analysis service, with the project's parameters, as in the app and `analyze`."""
+    from workbench.analysis import project_analysis as pa
 
-    import numpy as np
-
-    from workbench.analysis.pipeline import AnalysisInput, AnalysisParams, analyze
-    from workbench.curate.context import analysis_dir
-
-    out = Path(args.analysis).expanduser() if args.analysis else analysis_dir(project)
-    params = AnalysisParams()
-    try:  # keep the thresholds of the stored analysis (a curator may have tuned them)
-        params = AnalysisParams.from_dict(json.loads((out / "summary.json").read_text("utf-8"))["params"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    out = Path(args.analysis).expanduser() if args.analysis else pa.results_dir(project)
     print("Bringing the analysis up to date (stored results are reused when nothing changed) ...", file=sys.stderr)
-    pv = embed(ws.prompt)
-    has = np.fromiter(((r or "").strip() != "" for r in ws.response), dtype=bool, count=ws.n)
-    rv = None
-    if has.any():
-        rv = np.zeros_like(pv)
-        rv[has] = embed([ws.response[i] for i in np.flatnonzero(has)])
-    inp = AnalysisInput.from_workspace(ws, pv, rv, encoder=encoder.fingerprint)
-    out.mkdir(parents=True, exist_ok=True)
-    result = analyze(inp, params, out, progress=bar)
+    result = pa.analyse(pa.AnalysisData.capture(ws), pa.project_params(project), out, encoder=encoder,
+                        progress=bar).result
     bar.close()
     print(f"Analysis {'reused' if result.reused else 'written'}: {out}", file=sys.stderr)
     return result
@@ -155,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         embed = result = None
         if wants_analysis or mix:
-            encoder, embed = _embedder(args, bar)
+            encoder, embed = _embedder(args, bar, project)
         if wants_analysis:
             result = _analysis(project, ws, args, encoder, embed, bar)
         elif args.analysis:

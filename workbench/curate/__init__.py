@@ -2,12 +2,13 @@
 
 Qt-free; the Rebalance and Export dialogs and ``workbench export`` are front ends over this::
 
-    from workbench.curate.context import CurationSnapshot, load_analysis
+    from workbench.analysis.project_analysis import load_stored
+    from workbench.curate.context import CurationSnapshot
     from workbench.curate.rebalance import plan_project_rebalance
     from workbench.curate.export import ExportOptions, run_export
     from workbench.curate.mix import MixSpec
 
-    snap = CurationSnapshot.capture(project, load_analysis(project), embed=embed)  # caller's thread
+    snap = CurationSnapshot.capture(project, load_stored(project), embed=embed)  # caller's thread
     plan = plan_project_rebalance(snap, "production")        # preview: plan.clusters (before/after)
     project.apply(plan.to_batch(project.workspace.example_id))  # ONE undoable step
     result = run_export(CurationSnapshot.capture(project, analysis, embed=embed),

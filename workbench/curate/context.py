@@ -6,9 +6,11 @@ later change does not leak into a running export; the export says which project 
 saw). Reading records goes through the loaded sources (immutable) and the snapshot's own copies
 of the edits and added examples.
 
-:class:`AnalysisView` aligns an :class:`~workbench.analysis.pipeline.AnalysisResult` with the
-workspace rows by ``(source name, line)``: rows the analysis did not see (e.g. examples added
-after it ran) get cluster -1 and no duplicate group, and are counted in ``missing``.
+The analysis is held as an :class:`~workbench.analysis.aligned.AlignedAnalysis` (the same aligned
+view the app uses): aligned with the rows by example identity ``(source_id, line)``, never by
+file name; rows the analysis did not see (e.g. examples added after it ran) get cluster -1 and no
+duplicate group, and are counted in ``missing``. Where the project's analysis lives and whether it
+is current is decided by :mod:`workbench.analysis.project_analysis`.
 """
 
 from __future__ import annotations
@@ -17,110 +19,16 @@ import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from workbench.core.errors import AnalysisError, WorkbenchError
+from workbench.analysis.aligned import AlignedAnalysis, row_keys
+from workbench.core.errors import WorkbenchError
 from workbench.io.model import SourceData
 
 #: ``embed(texts, progress, cancel) -> (n, d) float32`` L2-normalised: how plans get vectors.
 EmbedFn = Callable[..., np.ndarray]
-
-ANALYSIS_DIR_SETTING = "analysis.dir"
-DEFAULT_ANALYSIS_DIR = "analysis"
-
-
-@dataclass
-class AnalysisView:
-    """Analysis columns per workspace row (see the module doc)."""
-
-    cluster: np.ndarray  # int64, -1 = noise or not analysed
-    dup_group: np.ndarray  # int64, -1 = in no group
-    x: np.ndarray  # float32, NaN where not analysed
-    y: np.ndarray
-    labels: dict[int, str]
-    summary: dict[str, Any]
-    revision: str
-    params: dict[str, Any]
-    encoder: str
-    missing: int  # workspace rows the analysis does not cover
-    leaked: np.ndarray | None = None  # bool: eval rows that leak (per the analysis)
-
-    @property
-    def has_map(self) -> bool:
-        return bool(np.isfinite(self.x).any())
-
-    @classmethod
-    def align(cls, result: Any, source_names: Sequence[str], lines: np.ndarray) -> "AnalysisView":
-        ex = result.examples
-        n = len(lines)
-        src = np.asarray(ex["source"].astype(str).to_numpy(), dtype=object)
-        ln = ex["line"].to_numpy(dtype=np.int64)
-        names = np.asarray(source_names, dtype=object)
-        if len(ex) >= n and np.array_equal(src[:n], names) and np.array_equal(ln[:n], lines):
-            pos = np.arange(n)
-        else:
-            index = {(s, int(line)): k for k, (s, line) in enumerate(zip(src.tolist(), ln.tolist()))}
-            pos = np.array([index.get((s, int(line)), -1) for s, line in zip(names.tolist(), lines.tolist())],
-                           dtype=np.int64)
-        ok = pos >= 0
-        take = np.where(ok, pos, 0)
-
-        def column(name: str, fill: Any, dtype) -> np.ndarray:
-            if name not in ex.columns or len(ex) == 0:
-                return np.full(n, fill, dtype=dtype)
-            values = ex[name].to_numpy(dtype=np.float64, na_value=np.nan)
-            out = values[take]
-            out = np.where(ok & np.isfinite(out), out, fill)
-            return out.astype(dtype)
-
-        labels: dict[int, str] = {}
-        for c in result.summary.get("clusters", []) or []:
-            if isinstance(c, dict) and "id" in c:
-                labels[int(c["id"])] = str(c.get("label") or "")
-        if not labels and "cluster_label" in ex.columns:
-            for c, lab in ex[["cluster", "cluster_label"]].dropna().drop_duplicates("cluster").itertuples(index=False):
-                labels[int(c)] = str(lab)
-        leaked = None
-        if "leaked" in ex.columns and len(ex):
-            leaked = np.where(ok, ex["leaked"].to_numpy(dtype=bool, na_value=False)[take], False)
-        params = result.params.to_dict() if hasattr(result.params, "to_dict") else dict(result.params or {})
-        return cls(
-            cluster=column("cluster", -1, np.int64),
-            dup_group=column("dup_group", -1, np.int64),
-            x=column("x", np.nan, np.float32),
-            y=column("y", np.nan, np.float32),
-            labels=labels,
-            summary=result.summary,
-            revision=str(result.revision),
-            params=params,
-            encoder=str(result.summary.get("encoder", "")),
-            missing=int((~ok).sum()),
-            leaked=leaked,
-        )
-
-
-def analysis_dir(project: Any) -> Path:
-    """Where a project's analysis results live (setting ``analysis.dir``, else ``<data dir>/analysis``)."""
-    configured = project.settings.get(ANALYSIS_DIR_SETTING)
-    if configured:
-        p = Path(configured)
-        return p if p.is_absolute() else project.path.parent / p
-    return project.data_dir / DEFAULT_ANALYSIS_DIR
-
-
-def load_analysis(project: Any) -> Any | None:
-    """The project's stored analysis result, or None when there is none (or it is unreadable)."""
-    d = analysis_dir(project)
-    if not (d / "summary.json").exists():
-        return None
-    from workbench.analysis.pipeline import AnalysisResult
-
-    try:
-        return AnalysisResult.read(d, with_graph=False)
-    except AnalysisError:
-        return None
 
 
 @dataclass
@@ -148,7 +56,7 @@ class CurationSnapshot:
     op_times: dict[int, float]
     datas: dict[int, SourceData]
     starts: dict[int, int]
-    analysis: AnalysisView | None = None
+    analysis: AlignedAnalysis | None = None
     embed: EmbedFn | None = None
     captured: float = field(default_factory=time.time)
 
@@ -157,14 +65,15 @@ class CurationSnapshot:
                 workspace: Any | None = None) -> "CurationSnapshot":
         """Copy what an export needs from an open project (loading its workspace if needed).
 
-        ``analysis``: an AnalysisResult (or None: none, or pass :func:`load_analysis`'s result).
+        ``analysis``: an AnalysisResult (or None), e.g.
+        :func:`workbench.analysis.project_analysis.load_stored`'s.
         ``embed``: optional function giving embeddings for texts (replay-mix sampling, rebalance).
         """
         ws = workspace or project.workspace or project.load()
         state = project.state
         datas = {s.id: ws.source_data(s.id) for s in ws.sources}
         starts = {s.id: ws.rows_of_source(s.id).start for s in ws.sources}
-        view = AnalysisView.align(analysis, ws.source_names, ws.line) if analysis is not None else None
+        view = AlignedAnalysis(analysis, ws.source_id, ws.line, ws.role) if analysis is not None else None
         return cls(
             project_path=Path(project.path),
             project_revision=int(project.revision),
@@ -233,18 +142,11 @@ class CurationSnapshot:
         s, j = self._local(i)
         return self.datas[s].record(j)
 
-    def row_of(self, source: str, line: int) -> int | None:
-        """Row of the example ``(source file name, line)`` as the analysis refers to it, or None."""
-        if source == "added":
-            hits = np.flatnonzero((self.source_id == 0) & (self.line == int(line)))
-            return int(hits[0]) if len(hits) else None
-        for info in self.sources:
-            if info.name == source:
-                lines = self.datas[info.id].lines
-                j = int(np.searchsorted(lines, int(line)))
-                if j < len(lines) and lines[j] == int(line):
-                    return self.starts[info.id] + j
-        return None
+    def index_of(self, example_id: tuple[int, int]) -> int | None:
+        """Row of an example id ``(source_id, line)``, or None."""
+        keys = row_keys(self.source_id, self.line)
+        hits = np.flatnonzero(keys == row_keys(np.array([example_id[0]]), np.array([example_id[1]]))[0])
+        return int(hits[0]) if len(hits) else None
 
     def rows_with_role(self, role: str, *, include_rejected: bool = False) -> np.ndarray:
         m = self.role == role
@@ -266,7 +168,7 @@ class CurationSnapshot:
         return None, ""
 
 
-def require_analysis(snap: CurationSnapshot, what: str) -> AnalysisView:
+def require_analysis(snap: CurationSnapshot, what: str) -> AlignedAnalysis:
     """The snapshot's analysis, or a clear error saying ``what`` needs it."""
     if snap.analysis is None:
         raise WorkbenchError(

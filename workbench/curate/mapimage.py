@@ -12,30 +12,18 @@ import zlib
 
 import numpy as np
 
-# Distinguishable categorical colours (Okabe-Ito, then Tableau-like), RGB.
-PALETTE = np.array([
-    (0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233),
-    (213, 94, 0), (240, 228, 66), (31, 119, 180), (255, 127, 14), (44, 160, 44),
-    (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
-    (188, 189, 34), (23, 190, 207), (57, 59, 121), (99, 121, 57), (140, 109, 49),
-], dtype=np.uint8)
-NOISE_RGB = (200, 200, 200)
-ROLE_RGB = {
-    "train": (0, 114, 178),
-    "production": (230, 159, 0),
-    "eval": (0, 158, 115),
-    "reference": (204, 121, 167),
-    "rejected": (190, 190, 190),  # dimmed, not hidden
-}
+from workbench.core import palette
+
+# the app's colours (workbench.core.palette), so the report's map looks like the app's
+NOISE_RGB = palette.rgb(palette.NEUTRAL)
+ROLE_RGB = {**{role: palette.rgb(c) for role, c in palette.ROLE_COLOURS.items()},
+            "rejected": palette.rgb(palette.DIMMED)}  # dimmed, not hidden
 BACKGROUND = (255, 255, 255)
 
 
 def cluster_colours(cluster: np.ndarray) -> np.ndarray:
-    """RGB per point: palette by cluster id, light grey for noise (-1)."""
-    cluster = np.asarray(cluster, dtype=np.int64)
-    rgb = PALETTE[np.mod(cluster, len(PALETTE))].copy()
-    rgb[cluster < 0] = NOISE_RGB
-    return rgb
+    """RGB per point: the app's colour of each cluster id (id 0 = largest), grey for noise (-1)."""
+    return palette.category_rgb(cluster)
 
 
 def hex_colour(rgb) -> str:

@@ -109,7 +109,9 @@ def _maps(snap, exported: np.ndarray, validation: np.ndarray) -> str:
 def _text_of(snap, ref: dict[str, Any] | None) -> str:
     if not isinstance(ref, dict):
         return ""
-    i = snap.row_of(str(ref.get("source")), int(ref.get("line", 0)))
+    if ref.get("source_id") is None or ref.get("line") is None:
+        return ""
+    i = snap.index_of((int(ref["source_id"]), int(ref["line"])))  # identity, not the file name
     return _snip(snap.prompt[i]) if i is not None else ""
 
 
@@ -212,7 +214,7 @@ def _changes(m: dict[str, Any], snap) -> str:
         out.append("<h3>Added examples</h3>" + _table(
             ["#", "op", "role", "from", "exported as", "prompt"],
             [[a["added"], a["op_id"], a["role"], _where(a.get("provenance")) or a.get("provenance", {}).get("source", ""),
-              a["exported_as"], _text_of(snap, {"source": "added", "line": a["added"]})]
+              a["exported_as"], _text_of(snap, {"source_id": 0, "line": a["added"]})]
              for a in m["added"][:MAX_ROWS]], {0, 1}))
     if m.get("weights"):
         out.append("<h3>Weights</h3>" + _table(["op", "weight", "examples"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from workbench.core import palette
 from workbench.ui import theme
 from workbench.ui.map_view import LegendEntry
 
@@ -107,7 +108,9 @@ def colour_by(session, key: str) -> tuple[np.ndarray, str, list[LegendEntry]]:
     if key == "cluster":
         labels = dict(a.cluster_labels)
         labels[-1] = "noise (no cluster)"
-        return _categorical(a.cluster, labels=labels, neutral=(-1,), title="Cluster")
+        ids = [int(c) for c in np.unique(a.cluster) if c >= 0]  # colour by id, as the HTML report does
+        return _categorical(a.cluster, labels=labels, neutral=(-1,), title="Cluster",
+                            fixed={c: palette.category_hex(c) for c in ids})
     if key == "duplicate":
         vals = np.where(a.dup_group >= 0, a.dup_group, -1)
         labels = {-1: "not duplicated"}

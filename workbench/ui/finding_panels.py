@@ -12,7 +12,7 @@ import html
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from workbench.ui.analysis_view import Finding
+from workbench.analysis.aligned import Finding
 
 EMPTY_HINT = "Run the analysis (Ctrl+R) to see {what}."
 

@@ -301,7 +301,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         dlg = AnalysisSettingsDialog(self.session.analysis_params(), self)
         if dlg.exec() == QtWidgets.QDialog.Accepted:
-            self.session.project.settings.set("analysis_params", dlg.values())
+            self.session.save_analysis_params(dlg.values())
             self.status.showMessage("Analysis settings saved; run the analysis (Ctrl+R) to apply them.", 8000)
 
     def export_dialog(self) -> None:

@@ -139,6 +139,10 @@ class RebalanceDialog(QtWidgets.QDialog):
 
         if self.plan is None:
             return
+        if self._rev != self.session.project.revision:  # a plan of older data is dropped, not applied
+            self.text.setHtml("The data changed since the preview; press Preview again.")
+            self.apply_btn.setEnabled(False)
+            return
         try:
             op = self.plan.to_batch(self.session.ws.example_id)
         except WorkbenchError as exc:

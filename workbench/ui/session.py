@@ -4,11 +4,18 @@ Views never talk to the core directly for changes: they call :meth:`Session.appl
 through :meth:`Project.apply`, durable before it returns) and redraw on the signals. Long work
 goes through the executors of :class:`~workbench.ui.workers.JobCenter`.
 
-Data revision: ``content_rev`` counts changes to what the analysis reads (rows and their text:
-loads, edits, added examples). Curation marks (reject, tag, weight, note) do not change it, so a
-curator can keep working while an analysis runs. An analysis that finishes after
-``content_rev`` moved on is *stale*: it is not applied, and the window says so and offers to run
-it again.
+Snapshots and revisions: every background job gets an immutable snapshot taken on the GUI
+thread (:class:`~workbench.analysis.project_analysis.AnalysisData` for the analysis and vectors,
+``CurationSnapshot`` for export and rebalance) and its answer comes back tagged with
+``content_rev``, which counts changes to what the analysis reads (rows and their text: loads,
+edits, added examples). Curation marks (reject, tag, weight, note) do not change it, so a curator
+can keep working while an analysis runs. An answer about an older ``content_rev`` is *stale*: it
+is dropped, and the window says so and offers to run the analysis again.
+
+The analysis shown is an :class:`~workbench.analysis.aligned.AlignedAnalysis` (rows matched by
+example identity). Whether stored results are current is decided by the project analysis service
+(same cache key as ``workbench analyze``): results of other data or other parameters than the
+project's settings are shown marked as not current.
 """
 
 from __future__ import annotations
@@ -20,9 +27,9 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore
 
+from workbench.analysis.aligned import AlignedAnalysis
 from workbench.core.errors import WorkbenchError
-from workbench.ui.analysis_view import AnalysisView
-from workbench.ui.jobs import analyse_job, load_job, open_cached_analysis
+from workbench.ui.jobs import analyse_job, load_job, open_stored_job
 from workbench.ui.selection import SelectionModel
 from workbench.ui.workers import JobCenter
 
@@ -52,7 +59,7 @@ class Session(QtCore.QObject):
         self.project = None
         self.ws = None
         self.vectors: tuple[np.ndarray, np.ndarray] | None = None
-        self.analysis: AnalysisView | None = None
+        self.analysis: AlignedAnalysis | None = None
         self.encoder = None
         self.content_rev = 0
         self.analysis_stale = False
@@ -148,17 +155,26 @@ class Session(QtCore.QObject):
         if rev != self.content_rev:
             return
         self._set_workspace(ws)
-        if ws is not None and self.project is not None:
-            cached = open_cached_analysis(self.project, ws)
-            if cached is not None:
-                self._apply_analysis(cached)
-                if cached.stale:
-                    self.analysis_stale = True
-                    self.sig_stale.emit("The data or the analysis settings changed since the last analysis; the map "
-                                        "shows that analysis. Run it again (Ctrl+R) to bring it up to date.")
-                self.ensure_vectors()  # from the vector cache, for neighbours and search
-            elif analyse:
-                self.run_analysis()
+        if ws is not None and self.project is not None and ws.n:
+            if analyse:
+                self.run_analysis()  # reuses the stored results when they are current
+            else:
+                self.open_stored_analysis()
+
+    def _analysis_job_args(self):
+        from workbench.analysis import project_analysis as pa
+
+        data = pa.AnalysisData.capture(self.ws)  # the job's immutable snapshot
+        return (data, self.analysis_params(), pa.results_dir(self.project)), dict(
+            model=pa.project_model(self.project), device=self.project.settings.get(pa.DEVICE_SETTING, "auto"),
+            encoder=self.encoder)
+
+    def open_stored_analysis(self) -> None:
+        """Show the project's stored analysis (in the background: vectors come from the cache and
+        decide, with the settings, whether it is current)."""
+        args, kwargs = self._analysis_job_args()
+        self.jobs["analyse"].submit(open_stored_job, *args, tag=(self.content_rev, "open"),
+                                    label="Opening the saved analysis", **kwargs)
 
     def _set_workspace(self, ws) -> None:
         self.ws = ws
@@ -213,7 +229,7 @@ class Session(QtCore.QObject):
         if change.structural and self.ws is not None:
             self.selection.resize(self.ws.n)
             if self.analysis is not None:
-                self.analysis = self.analysis.resized(self.ws)
+                self.analysis = self.analysis.resized(self.ws.source_id, self.ws.line, self.ws.role)
         self.sig_changed.emit(change)
 
     def rows_of(self, ids) -> np.ndarray:
@@ -231,45 +247,66 @@ class Session(QtCore.QObject):
 
     # -- analysis ------------------------------------------------------------------------------
     def analysis_params(self):
-        from workbench.ui.jobs import params_from_settings
+        """The project's analysis parameters (defaults <- project settings)."""
+        from workbench.analysis.project_analysis import project_params
 
-        return params_from_settings(self.project)
+        return project_params(self.project)
+
+    def save_analysis_params(self, values) -> None:
+        """Save changed analysis parameters into the project settings; an analysis shown with
+        other parameters is marked as not current."""
+        from workbench.analysis.project_analysis import save_params
+
+        params = save_params(self.project, values)
+        if self.analysis is not None and not self.analysis_stale and self.analysis.params != params.to_dict():
+            self.analysis_stale = True
+            self.sig_stale.emit("The analysis settings changed; the map shows the analysis made with the "
+                                "previous settings. Run it again (Ctrl+R) to apply them.")
 
     def run_analysis(self, params=None) -> None:
-        """Embed (cached) and analyse everything in the background; progress in the status bar."""
+        """Embed (cached) and analyse everything in the background; progress in the status bar.
+        ``params`` (optional) are saved into the project settings first, as the CLI's are."""
         if self.ws is None or self.project is None:
             self.sig_error.emit("Load data first: File → Add train data…", "")
             return
         if self.ws.n == 0:
             self.sig_error.emit("There are no examples to analyse yet.", "")
             return
-        params = params if params is not None else self.analysis_params()
-        model = self.project.settings.get("model", None)
-        device = self.project.settings.get("device", "auto")
-        self.jobs["analyse"].submit(
-            analyse_job, self.ws, params, self.project.data_dir, model=model, device=device,
-            encoder=self.encoder, tag=self.content_rev, label="Analysing")
+        if params is not None:
+            self.save_analysis_params(params)
+        args, kwargs = self._analysis_job_args()
+        self.jobs["analyse"].submit(analyse_job, *args, tag=(self.content_rev, "run"), label="Analysing", **kwargs)
 
     def _on_analysed(self, outcome, tag) -> None:
+        rev, kind = tag
+        if outcome is None:  # no stored analysis
+            return
         if outcome.encoder is not None:
             self.encoder = outcome.encoder
             self.sig_device.emit(str(getattr(outcome.encoder, "device", "cpu")))
-        if tag != self.content_rev or self.ws is None or outcome.n != self.ws.n:
+        if rev != self.content_rev or self.ws is None or outcome.n != self.ws.n:
+            if kind == "open":  # the data changed while the saved analysis was being opened
+                if self.ws is not None and self.project is not None:
+                    self.open_stored_analysis()
+                return
             self.sig_stale.emit("The analysis finished, but the data changed while it ran; "
                                 "its result was not applied. Run the analysis again (Ctrl+R).")
             return
         self._apply_analysis(outcome)
 
     def _apply_analysis(self, outcome) -> None:
-        self.vectors = (outcome.prompt_vecs, outcome.response_vecs) if outcome.prompt_vecs is not None else None
-        self.analysis = AnalysisView(outcome.result, self.ws)
-        self.analysis_stale = False
-        self.sig_analysis.emit()
-        if self.vectors is not None:
-            self.sig_vectors.emit()
+        self.vectors = (outcome.prompt_vecs, outcome.response_vecs)
+        if outcome.result is not None:
+            self.analysis = AlignedAnalysis(outcome.result, self.ws.source_id, self.ws.line, self.ws.role)
+            self.analysis_stale = not outcome.current
+            self.sig_analysis.emit()
+            if self.analysis_stale:
+                self.sig_stale.emit("The data or the analysis settings changed since the last analysis; the map "
+                                    "shows that analysis. Run it again (Ctrl+R) to bring it up to date.")
+        self.sig_vectors.emit()
 
     def _on_analyse_failed(self, exc, tag) -> None:
-        if tag != self.content_rev:
+        if tag[0] != self.content_rev:
             self.sig_stale.emit("The analysis stopped because the data changed while it ran. "
                                 "Run it again (Ctrl+R).")
             return
@@ -293,10 +330,11 @@ class Session(QtCore.QObject):
         if then is not None:
             self._after_vectors.append(then)
         if not self.jobs["embed"].busy:
+            from workbench.analysis import project_analysis as pa
             from workbench.ui.jobs import vectors_job
 
-            self.jobs["embed"].submit(vectors_job, self.ws, self.project.settings.get("model", None),
-                                      self.project.settings.get("device", "auto"), self.encoder,
+            self.jobs["embed"].submit(vectors_job, pa.AnalysisData.capture(self.ws), pa.project_model(self.project),
+                                      self.project.settings.get(pa.DEVICE_SETTING, "auto"), self.encoder,
                                       tag=self.content_rev, label="Loading vectors")
         return False
 

@@ -4,52 +4,26 @@ One place decides how things look so the map, the legend, the table and the pane
 
 * the application uses Qt's Fusion style, whose palette follows the system's light or dark
   colour scheme (Qt >= 6.5 reports it through ``QStyleHints.colorScheme``);
-* categorical colours come from a fixed list chosen for distinctness (Tableau 10 first, then
-  Kelly's maximum-contrast colours), extended by golden-angle hues when there are more
-  categories. "None"/noise/"other" is always a neutral grey so it recedes;
-* the three data roles have fixed colours everywhere (train blue, production orange, eval green,
-  reference purple) so a curator learns them once.
+* the data's colours (categories, neutral grey, roles, alert) come from
+  :mod:`workbench.core.palette`, which the HTML report uses too, so both look the same.
 
 Colours for the map are packed ``0xAARRGGBB`` ``uint32`` values (QImage ``Format_ARGB32``).
 """
 
 from __future__ import annotations
 
-import colorsys
-
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-# Tableau 10 (minus its grey) followed by Kelly's colours of maximum contrast (minus white,
-# black, greys and those too close to an earlier entry).
-BASE_PALETTE = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#875692", "#008856", "#a1caf1", "#be0032", "#c2b280", "#0067a5", "#f99379",
-    "#604e97", "#8db600", "#882d17", "#e68fac", "#2b3d26", "#dcd300",
-]
-NEUTRAL = "#a0a0a0"  # noise, "none", "other", covered/unflagged
-ROLE_COLOURS = {
-    "train": "#4e79a7",
-    "production": "#f28e2b",
-    "eval": "#59a14f",
-    "reference": "#b07aa1",
-}
-ALERT = "#d62728"  # gaps, rejected, conflicts
+from workbench.core.palette import ALERT, BASE_PALETTE, NEUTRAL, ROLE_COLOURS, category_hex  # noqa: F401
+
 SELECTION_OUTLINE_LIGHT = "#111111"
 SELECTION_OUTLINE_DARK = "#ffffff"
 
 
 def category_colour(i: int) -> QtGui.QColor:
     """The i-th categorical colour (stable: category i always gets the same colour)."""
-    if i < len(BASE_PALETTE):
-        return QtGui.QColor(BASE_PALETTE[i])
-    # golden-angle hues, alternating lightness/saturation so neighbours differ
-    j = i - len(BASE_PALETTE)
-    hue = (j * 0.618033988749895 + 0.13) % 1.0
-    light = (0.42, 0.58, 0.50)[j % 3]
-    sat = (0.75, 0.60, 0.90)[(j // 3) % 3]
-    r, g, b = colorsys.hls_to_rgb(hue, light, sat)
-    return QtGui.QColor.fromRgbF(r, g, b)
+    return QtGui.QColor(category_hex(i))
 
 
 def pack(colour: QtGui.QColor | str) -> int:
