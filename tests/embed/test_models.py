@@ -105,6 +105,7 @@ def test_corrupt_model_file_is_refused(empty_model_folder, default_encoder):
 
 
 def test_add_local_sentence_transformers_folder(default_encoder, no_network):
+    pytest.importorskip("optimum.exporters.onnx", reason="--add needs the [convert] extra (torch, optimum)")
     source = models.default_model_source()
     m = models.add_model(str(source), name="minilm-copy")
     try:

@@ -5,6 +5,11 @@ encoded and how many came from the cache, and the encoder's texts/s. With ``--ou
 float32 ``.npy`` matrix with one row per record in file order (for a project: every source in
 project order, then added examples), for notebooks and other tools. Rows whose chosen field is
 empty (e.g. ``--field response`` on a record without a response) are zero vectors.
+
+``--engine ray`` runs the model on a Ray cluster (:mod:`workbench.embed.ray_engine`, extra
+``[cluster]``): it embeds what ``workbench analyze`` and the app embed (the prompts and the
+non-empty responses, with the project's model and the precision this machine would use) into
+this machine's embedding cache, so analysing or opening the project afterwards encodes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from workbench.io.model import SCHEMAS, UNITS
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "int8", "fp32", "fp16")
+ENGINES = ("local", "ray")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +54,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="VECTORS.npy", default=None,
                    help="write a float32 (records x dim) .npy matrix, one row per record in file order")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
+    r = p.add_argument_group("embedding on a Ray cluster (pip install 'curation-workbench[cluster]')")
+    r.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: this machine (default); ray: a Ray cluster fills this machine's cache with the "
+                        "prompts and responses that analyze and the app embed")
+    r.add_argument("--address", default=None, metavar="ADDR",
+                   help="Ray cluster to join (ray://HEAD:10001, HEAD:6379 or auto; default: $RAY_ADDRESS, "
+                        "else a local Ray instance)")
+    r.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="N",
+                   help="GPUs per Ray worker (e.g. 1 or 0.5); 0 = CPU workers (default)")
+    r.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="Ray workers (default: cluster GPUs / --gpus-per-worker, else cluster CPUs / 2)")
     g = p.add_argument_group("reading a data file (ignored for projects)")
     g.add_argument("--schema", choices=SCHEMAS, help="read records as this schema instead of detecting it")
     g.add_argument("--unit", choices=UNITS, default="last_user",
@@ -78,11 +95,31 @@ def _load_file(args, bar) -> tuple[list[str], list[str], str]:
 
 
 def _load_project(args, bar) -> tuple[list[str], list[str], str]:
+    from workbench.analysis.project_analysis import project_model
     from workbench.project import Project
 
     with Project.open(args.path, read_only=True) as project:
         ws = project.load(progress=bar)
+        args.model = project_model(project, args.model)  # the model analyze and the app use
         return list(ws.prompt), list(ws.response), ""
+
+
+def _run_ray(args, prompts: list[str], responses: list[str], encoder, bar) -> None:
+    """Fill the cache on a Ray cluster with every text analyze would embed; print what it did."""
+    from workbench.embed.ray_engine import embed_on_ray
+
+    if args.no_cache:
+        raise WorkbenchError("--engine ray writes the embedding cache; it cannot be used with --no-cache")
+    if args.workers is not None and args.workers < 1:
+        raise WorkbenchError("--workers must be at least 1")
+    texts = list(prompts) + [r for r in responses if r and r.strip()]
+    stats = embed_on_ray(texts, encoder, address=args.address, workers=args.workers,
+                         gpus_per_worker=args.gpus_per_worker, progress=bar)
+    bar.close()
+    speed = f", {stats.texts_per_second:,.0f} texts/s" if stats.encoded else ""
+    print(f"ray:       {stats.encoded:,} texts encoded on {stats.device if stats.encoded else 'no worker'}{speed}, "
+          f"{stats.cached:,} already cached ({stats.seconds:.1f} s; prompts and responses, into this "
+          "machine's cache)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         texts = prompts if args.field == "prompt" else responses
         has = np.array([bool(t.strip()) for t in texts], dtype=bool)
         encoder = get_encoder(args.model, device=args.device, precision=args.precision, progress=bar)
+        if args.engine == "ray":
+            _run_ray(args, prompts, responses, encoder, bar)
         rows = np.flatnonzero(has)
         vecs, stats = embed_texts([texts[i] for i in rows], encoder, cache=False if args.no_cache else None,
                                   batch_size=args.batch_size, progress=bar)

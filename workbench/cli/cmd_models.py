@@ -77,6 +77,7 @@ def _list(args) -> int:
             "device": choice.device,
             "device_reason": choice.reason,
             "onnxruntime": providers.onnxruntime_distribution(),
+            "cuda_missing": providers.cuda_libraries() if choice.device != "cuda" else {},
             "models": [
                 {**m.data, "path": str(m.dir), "would_run": resolve_precision(m, choice.device, "auto")}
                 for m in listed

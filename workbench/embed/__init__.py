@@ -10,11 +10,17 @@ Nothing here imports torch: only :mod:`workbench.embed.convert` does, inside its
 one time a model is converted.
 """
 
-from workbench.embed.cache import EmbeddingCache
-from workbench.embed.encoder import Encoder, get_encoder
-from workbench.embed.models import DEFAULT_MODEL, Manifest, add_model, list_models, remove_model
-from workbench.embed.providers import cuda_status, resolve_device
-from workbench.embed.runner import EmbedStats, embed_texts
+import os
+
+# No network at run time: onnxruntime's native telemetry reads this when it starts, so it is set
+# before anything below can import onnxruntime (see workbench.embed.providers).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+from workbench.embed.cache import EmbeddingCache  # noqa: E402
+from workbench.embed.encoder import Encoder, get_encoder  # noqa: E402
+from workbench.embed.models import DEFAULT_MODEL, Manifest, add_model, list_models, remove_model  # noqa: E402
+from workbench.embed.providers import cuda_status, resolve_device  # noqa: E402
+from workbench.embed.runner import EmbedStats, embed_texts  # noqa: E402
 
 __all__ = [
     "DEFAULT_MODEL",

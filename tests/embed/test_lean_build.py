@@ -1,0 +1,86 @@
+"""The default model is built without torch: ONNX graph from the shipped safetensors weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from workbench.core.errors import ModelError
+from workbench.embed import bert_onnx, models, reference
+from workbench.embed.convert import CHECK_TEXTS, convert_folder
+
+pytestmark = pytest.mark.slow
+
+BLOCKED = ("torch", "transformers", "optimum", "sentence_transformers")
+
+
+def test_default_model_builds_and_embeds_with_torch_unimportable(tmp_path):
+    """A plain install has no torch: building and using the default model must not need it."""
+    code = (
+        "import sys, json\n"
+        f"for m in {BLOCKED!r}: sys.modules[m] = None  # import raises ImportError\n"
+        "from workbench.embed import get_encoder, embed_texts\n"
+        "enc = get_encoder(device='cpu', precision='int8')\n"
+        "v, stats = embed_texts(['How do I reset my card PIN?', 'Write a haiku about autumn.'], enc)\n"
+        "print(json.dumps({'validation': enc.manifest.data['validation'],\n"
+        "                  'converter': enc.manifest.data['converter'], 'encoded': stats.encoded,\n"
+        "                  'shape': list(v.shape)}))\n"
+    )
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["converter"]["builder"].startswith("onnx graph from safetensors")
+    assert not set(info["converter"]) & {"torch", "optimum", "sentence-transformers"}
+    assert info["validation"]["reference"].startswith("stored vectors of sentence-transformers")
+    assert info["validation"]["fp32"]["min_cos"] >= 0.999
+    assert info["validation"]["int8"]["mean_cos"] >= 0.98
+    assert info["encoded"] == 2 and info["shape"] == [2, 384]
+
+
+def test_stored_reference_vectors_are_what_sentence_transformers_gives(st_model):
+    """The stored vectors the torch-free build is checked against are real torch output."""
+    meta, stored = reference.load(models.DEFAULT_MODEL)
+    assert meta["texts"] == list(CHECK_TEXTS)
+    fresh = st_model.encode(meta["texts"], batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert (fresh.astype(np.float32) * stored).sum(1).min() >= 0.99999
+
+
+def test_weights_other_than_the_referenced_ones_are_refused(tmp_path, empty_models):
+    src = models.default_model_source()
+    copy = tmp_path / "minilm"
+    shutil.copytree(src, copy)
+    with open(copy / "model.safetensors", "r+b") as f:  # change one weight byte near the end
+        f.seek(-10, os.SEEK_END)
+        b = f.read(1)
+        f.seek(-10, os.SEEK_END)
+        f.write(bytes([b[0] ^ 0x01]))
+    with pytest.raises(ModelError, match="not the ones the reference vectors"):
+        convert_folder(copy, models.DEFAULT_MODEL, {"kind": "folder"}, builder="weights")
+    assert models.list_models() == [] and not any(empty_models.iterdir())
+
+
+@pytest.fixture
+def empty_models(workbench_home):
+    link = workbench_home / "models"
+    link.unlink()
+    link.mkdir()
+    return link
+
+
+def test_unsupported_architectures_are_named(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "xlm-roberta", "hidden_act": "gelu"}))
+    assert "xlm-roberta" in bert_onnx.supported(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "bert", "hidden_act": "gelu_new", "hidden_size": 384, "num_attention_heads": 12}))
+    assert "gelu_new" in bert_onnx.supported(tmp_path)
+    with pytest.raises(ModelError, match="cannot be built without torch"):
+        bert_onnx.build_bert(tmp_path)
+    assert bert_onnx.supported(models.default_model_source()) == ""
