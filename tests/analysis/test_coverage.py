@@ -43,23 +43,51 @@ def test_nearest_train_similarity_separates_uncovered_inputs(clinc):
     assert (uncovered & gap).sum() / (uncovered & prod).sum() > 0.8  # and find most of them
 
 
-def test_removed_intents_and_out_of_scope_are_the_top_gaps(clinc):
+def test_gap_score_separates_missing_intents_better_than_nearest_train_similarity(clinc):
+    from sklearn.metrics import roc_auc_score
+
     texts, roles, labels, removed, vecs, graph, cluster, uncovered = clinc
     cov = coverage(vecs, roles, cluster, graph, prompts=texts)
-    top = cov.gaps[:len(removed) + 2]
-    rows = np.concatenate([g["rows"] for g in top])
-    assert uncovered[rows].mean() > 0.85
-    in_top = np.zeros(len(texts), bool)
-    in_top[np.concatenate([g["rows"] for g in cov.gaps[:2 * len(removed) + 2]])] = True
-    for lab in removed + ["oos"]:
+    prod = roles == "production"
+    assert np.isnan(cov.gap_score[~prod]).all() and np.isfinite(cov.gap_score[prod]).all()
+    missing = np.isin(labels, removed) & prod
+    sel = missing | (prod & ~uncovered)
+    by_score = roc_auc_score(missing[sel], cov.gap_score[sel])
+    by_sim = roc_auc_score(missing[sel], -cov.nearest_train_sim[sel])
+    assert by_score > 0.97 and by_score > by_sim
+    assert roc_auc_score(uncovered[prod], cov.gap_score[prod]) > 0.95
+    # a removed intent's inputs sit among themselves: their walk stays on production
+    assert np.median(cov.stay[missing]) > 3 * np.median(cov.stay[prod & ~uncovered])
+
+
+def test_each_removed_intent_is_its_own_labelled_gap_at_the_top(clinc):
+    texts, roles, labels, removed, vecs, graph, cluster, uncovered = clinc
+    cov = coverage(vecs, roles, cluster, graph, prompts=texts)
+    named = {}
+    for g in cov.gaps[:len(removed) + 2]:
+        lab, count = np.unique(labels[g["rows"]].astype(str), return_counts=True)
+        if count.max() >= 0.8 * len(g["rows"]):
+            named.setdefault(lab[count.argmax()], g)
+    assert set(removed) <= set(named)
+    for lab in removed:
+        g = named[lab]
+        assert g["kind"] == "not covered" and g["label"] and g["label"] in g["reason"]
         mine = (labels == lab) & (roles == "production")
-        assert in_top[mine].mean() > 0.6, lab
-    counts = [g["n_affected"] for g in cov.gaps]
-    assert counts == sorted(counts, reverse=True)
+        assert cov.is_gap[mine].mean() > 0.9 and len(np.intersect1d(g["rows"], np.flatnonzero(mine))) >= 0.3 * mine.sum()
+    # out-of-scope inputs are gap inputs too, grouped among themselves or scattered
+    oos = (labels == "oos") & (roles == "production")
+    assert cov.is_gap[oos].mean() > 0.8
+    assert (cov.gap_group[oos] >= 0).mean() > 0.8
+    # ranking: by weight, the scattered bucket last; every gap explains itself with examples
+    weights = [g["weight"] for g in cov.gaps if g["kind"] != "scattered inputs"]
+    assert weights == sorted(weights, reverse=True)
+    assert all(g["kind"] != "scattered inputs" for g in cov.gaps[:-1])
     for g in cov.gaps:
         assert g["examples"] and all(texts[e["example"]] == e["text"] for e in g["examples"])
         assert g["suggested_add"] >= min(g["n_affected"], 10)
         assert g["reason"]
+    gap_rows = np.concatenate([g["rows"] for g in cov.gaps if g["kind"] != "under-represented"])
+    assert set(gap_rows.tolist()) == set(np.flatnonzero(cov.is_gap).tolist())
     json.dumps(cov.summary())
 
 

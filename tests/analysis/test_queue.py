@@ -43,6 +43,19 @@ def test_queue_leads_with_uncovered_inputs(clinc):
     json.dumps(q.summary())
 
 
+def test_queue_with_the_coverage_gap_score(clinc):
+    from workbench.analysis.coverage import coverage
+
+    texts, roles, labels, vecs, graph, nts, uncovered = clinc
+    cov = coverage(vecs, roles, np.full(len(texts), -1), graph, prompts=texts)
+    q = review_queue(vecs, roles, cov.nearest_train_sim, graph, gap_score=cov.gap_score, size=50)
+    prod = roles == "production"
+    assert np.allclose(q.gap[prod], cov.gap_score[prod]) and np.isnan(q.gap[~prod]).all()
+    assert uncovered[q.rows].mean() >= 0.9
+    assert len(set(labels[q.rows])) >= 5
+    assert all("gap score" in it["reason"] for it in q.items)
+
+
 def test_top_50_are_diverse_not_variants_of_one_question(clinc):
     texts, roles, labels, vecs, graph, nts, uncovered = clinc
     diverse = review_queue(vecs, roles, nts, graph, size=50)

@@ -94,9 +94,11 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
             cancel=cancel))
     cov = ph.run("coverage", lambda: coverage(
         inp.prompt_vecs, inp.role, labels, graph, prompts=inp.prompt, gap_sim=params.gap_sim,
+        gap_threshold=params.gap_threshold,
         region_sim=params.region_sim, min_gap=params.min_gap, progress=progress, cancel=cancel))
     queue = ph.run("review queue", lambda: review_queue(
-        inp.prompt_vecs, inp.role, cov.nearest_train_sim, graph, size=params.queue_size,
+        inp.prompt_vecs, inp.role, cov.nearest_train_sim, graph, gap_score=cov.gap_score,
+        size=params.queue_size,
         lam=params.queue_lambda, progress=progress, cancel=cancel))
     leak = ph.run("leakage", lambda: find_leakage(
         inp.prompt, inp.response, inp.prompt_vecs, inp.role, graph,
@@ -154,6 +156,7 @@ def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, 
         "nearest_train_line": _nullable_int(inp.line[nt_safe], ~has_nt, "Int64"),
         "nearest_train_source_id": _nullable_int(inp.source_id[nt_safe], ~has_nt, "Int32"),
         "gap": cov.is_gap.astype(bool),
+        "gap_score": cov.gap_score.astype(np.float32),
         "inconsistency": conf.inconsistency.astype(np.float32) if conf is not None else nan,
         "conflict": conf.conflict.astype(np.float32) if conf is not None else nan,
         "queue_rank": _nullable_int(queue.queue_rank, queue.queue_rank < 0, "Int32"),

@@ -1,6 +1,7 @@
-"""Coverage against production: which production inputs the training data does not cover.
+"""Coverage against production: which production inputs the training data does not cover, and
+the missing topics they form.
 
-Definitions:
+Definitions (N_train / N_production = number of train / production rows):
 
 - **Nearest-train similarity** (column ``nearest_train_sim``, every non-train row): the cosine
   between the row's prompt vector and the most similar *train* prompt vector, with that train
@@ -10,31 +11,46 @@ Definitions:
   exact search would exceed ``exact_budget`` similarity evaluations (large production sets far
   from training) are the remaining rows estimated by a walk over the graph (each row's
   neighbours' nearest train rows, three rounds), a lower bound marked in ``nearest_exact``.
-- **Gap input**: a production row with nearest-train similarity < ``gap_sim`` (default
-  :data:`DEFAULT_GAP_SIM` = 0.55). Measured on CLINC150 (train = 16 of 20 intents; production =
-  the test queries of all 20 + 150 out-of-scope queries; default MiniLM int8 vectors): the
-  nearest-train similarity separates the removed intents and out-of-scope queries from covered
-  ones with ROC AUC 0.98; at 0.55, 91% of gap inputs are truly uncovered and 95% of the
-  uncovered inputs are gap inputs (0.50: 96% / 83%; 0.60: 85% / 98%).
+- **Production stay probability** (``stay``): on the shared k-neighbour graph restricted to
+  train and production rows, the probability that a 3-step random walk from the row (each step
+  to a uniformly chosen neighbour) only visits production rows: ``s_0 = [row is production]``,
+  ``s_{t+1}(i) = [i is production] * mean_j s_t(j)`` over i's train/production neighbours j,
+  ``stay = s_3``. It is the share of production among an input's neighbours, extended to the
+  neighbours' neighbours: high where production inputs sit among themselves (a topic training
+  lacks), low where they are mixed with training examples, whatever the absolute distances.
+- **Gap score** (column ``gap_score``, production rows; NaN elsewhere):
+  ``0.5 * stay + 0.5 * clip(1 - nearest_train_sim, 0, 1)`` (1 when there is no train row). The
+  first half finds whole missing topics (dense production regions next to but apart from
+  training), the second finds isolated out-of-scope inputs. Without a graph ``stay`` is 0.
+  Measured by ``benchmarks/study_coverage.py`` (CLINC150 and Banking77 with whole intents
+  missing from train, 5 seeds each): it separates uncovered from covered production inputs
+  better than the nearest-train similarity alone (see the README table).
+- **Gap input** (column ``gap``): a production row with gap score >= ``gap_threshold``
+  (:data:`DEFAULT_GAP_THRESHOLD` = 0.25) or nearest-train similarity < ``gap_sim`` (default
+  0.5, implied by the score threshold: it only matters when it is raised).
+- **Gaps** (ranked list). The gap inputs are clustered *among themselves* (average-linkage
+  agglomerative clustering on prompt cosine, merging while the mean pairwise cosine between
+  two groups is >= ``region_sim``, :data:`DEFAULT_REGION_SIM` = 0.4; above
+  :data:`MAX_CLUSTERED` gap inputs, the highest-scoring ones are clustered and every other gap
+  input joins the group whose mean direction it is most similar to, when that cosine is >=
+  ``region_sim``). Each group of ``min_gap``+ inputs is one gap of kind ``not covered`` with a
+  label (its most distinctive words, c-TF-IDF as for clusters) and examples. Inputs in smaller
+  groups are pooled into one last item, ``scattered inputs``, always ranked last.
+  A main-map cluster whose production share is at least twice its train share, with a
+  production surplus of ``min_gap``+ inputs that are not gap inputs, is a gap of kind
+  ``under-represented`` (the *production surplus* of a cluster is
+  ``n_production_c - train_share_c * N_production``).
+  Each gap's ``weight`` is the sum of its affected inputs' gap scores; gaps are ranked by
+  weight (so a tight topic of 30 uncovered inputs comes before a loose one of 30 borderline
+  inputs). ``n_affected`` = its gap inputs (not covered) or its surplus (under-represented).
+  Each item carries up to 5 example texts spread over the region (farthest-point from its most
+  central input) and ``mean_gap_score``.
 - **Shares**: for cluster c, ``train_share = n_train_c / N_train`` and ``production_share =
   n_production_c / N_production`` (noise, cluster -1, counts in neither).
-- **Gaps** (ranked list), one item per region, of three kinds:
-  ``no training data`` — a cluster with ``min_gap``+ production inputs and no train row;
-  ``far from training`` — a cluster with ``min_gap``+ gap inputs (at least as many as its
-  production surplus, below), or a region of gap inputs that are noise (cluster -1): connected
-  components of the graph restricted to those inputs and edges with cosine >= ``region_sim``,
-  those smaller than ``min_gap`` pooled into one "scattered unclustered inputs" item;
-  ``under-represented`` — a cluster whose production share is at least twice its train share
-  with a production surplus of ``min_gap``+ inputs.
-  The *production surplus* of a cluster is ``n_production_c - train_share_c * N_production``:
-  the production inputs beyond what its share of the training data accounts for. Each gap's
-  ``n_affected`` = all its production inputs (no training data), else the larger of its gap
-  inputs and its surplus (clusters) or its gap inputs (noise regions). Ranked by
-  ``n_affected``, then gap inputs, then production share minus train share. Each item carries
-  up to 5 example texts spread over the region (farthest-point from its most central input).
 - **Suggested number of training examples to add** to a gap: enough for the region's train
   share to reach its production share, ``ceil(production_share * N_train) - n_train``, and never
-  fewer than ``min(n_gap, 10)``: every real gap gets at least a handful of labelled examples.
+  fewer than ``min(n_affected, 10)``: every real gap gets at least a handful of labelled
+  examples.
 - **Unreached training clusters**: clusters with train rows and no production row at all (only
   when there is production data), largest first — candidates for down-weighting.
 """
@@ -50,8 +66,11 @@ import numpy as np
 from workbench.analysis.graph import NeighbourGraph
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
-DEFAULT_GAP_SIM = 0.55
-DEFAULT_REGION_SIM = 0.55
+DEFAULT_GAP_THRESHOLD = 0.25
+DEFAULT_GAP_SIM = 0.5
+DEFAULT_REGION_SIM = 0.4
+WALK_STEPS = 3
+MAX_CLUSTERED = 4000
 MIN_ADD = 10
 BLOCK = 1024
 
@@ -150,16 +169,77 @@ def _walk(vecs, q, rest, graph, base_mask, sim, idx, rounds: int = 3):
             sim[part] = m[np.arange(len(part)), j]
 
 
+def stay_probability(roles: np.ndarray, graph: NeighbourGraph | None, steps: int = WALK_STEPS) -> np.ndarray:
+    """Probability that a ``steps``-step uniform random walk over train/production neighbours
+    stays on production rows (see the module docstring); 0 for non-production rows."""
+    roles = np.asarray(roles, dtype=object)
+    prod = roles == "production"
+    if graph is None or not prod.any():
+        return np.zeros(len(roles), np.float32)
+    nb = graph.indices
+    use = (nb >= 0) & np.isin(roles[np.maximum(nb, 0)], ["train", "production"])
+    cnt = use.sum(axis=1)
+    f = prod.astype(np.float32)
+    p = prod.astype(np.float32)
+    for _ in range(steps):
+        s = np.where(use, f[np.maximum(nb, 0)], 0).sum(axis=1)
+        f = p * np.where(cnt > 0, s / np.maximum(cnt, 1), 1.0).astype(np.float32)
+    return f.astype(np.float32)
+
+
+def gap_scores(nearest_train_sim: np.ndarray, stay: np.ndarray, roles: np.ndarray) -> np.ndarray:
+    """``0.5 * stay + 0.5 * clip(1 - nearest_train_sim, 0, 1)`` for production rows (NaN
+    elsewhere; a NaN nearest-train similarity, i.e. no train data, counts as distance 1)."""
+    prod = np.asarray(roles, dtype=object) == "production"
+    far = np.clip(1.0 - np.nan_to_num(np.asarray(nearest_train_sim, np.float32), nan=0.0), 0, 1)
+    return np.where(prod, 0.5 * stay + 0.5 * far, np.nan).astype(np.float32)
+
+
+def cluster_gap_inputs(vecs: np.ndarray, rows: np.ndarray, score: np.ndarray, region_sim: float,
+                       max_clustered: int = MAX_CLUSTERED) -> np.ndarray:
+    """Group ids (>= 0; -1 = joined no group) of ``rows`` by average-linkage clustering on prompt
+    cosine, merging while the mean pairwise cosine is >= ``region_sim`` (module docstring)."""
+    rows = np.asarray(rows, np.int64)
+    out = np.full(len(rows), -1, np.int64)
+    if len(rows) == 0:
+        return out
+    if len(rows) == 1:
+        out[0] = 0
+        return out
+    from sklearn.cluster import AgglomerativeClustering
+
+    order = np.argsort(-score[rows], kind="stable")
+    core = np.sort(order[:max_clustered])
+    v = np.asarray(vecs[rows[core]], dtype=np.float32)
+    lab = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                  distance_threshold=1.0 - region_sim).fit_predict(v)
+    out[core] = lab
+    rest = np.sort(order[max_clustered:])
+    if len(rest):
+        cent = np.zeros((int(lab.max()) + 1, v.shape[1]), np.float32)
+        np.add.at(cent, lab, v)
+        cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
+        for s in range(0, len(rest), BLOCK):
+            part = rest[s:s + BLOCK]
+            m = np.asarray(vecs[rows[part]], dtype=np.float32) @ cent.T
+            j = m.argmax(axis=1)
+            out[part] = np.where(m[np.arange(len(part)), j] >= region_sim, j, -1)
+    return out
+
+
 @dataclass
 class Coverage:
     nearest_train_sim: np.ndarray  # float32 (N,), NaN for train rows / when there is no train row
     nearest_train: np.ndarray  # int64 (N,), -1 where none
     nearest_exact: np.ndarray  # bool (N,)
-    is_gap: np.ndarray  # bool (N,): production rows below gap_sim
+    is_gap: np.ndarray  # bool (N,): production gap inputs
     clusters: list[dict[str, Any]]  # per cluster: shares and counts
     gaps: list[dict[str, Any]]  # ranked; "examples" / "rows" hold row indices
     unreached: list[dict[str, Any]]
     params: dict[str, Any]
+    gap_score: np.ndarray | None = None  # float32 (N,), production rows; NaN elsewhere
+    stay: np.ndarray | None = None  # float32 (N,)
+    gap_group: np.ndarray | None = None  # int64 (N,): rank of the gap a row belongs to, -1 none
 
     def summary(self, ref: RowRef = _default_ref, limit: int | None = 100) -> dict[str, Any]:
         gaps = self.gaps if limit is None else self.gaps[:limit]
@@ -179,6 +259,7 @@ def coverage(
     graph: NeighbourGraph | None = None,
     *,
     prompts: Sequence[str] | None = None,
+    gap_threshold: float = DEFAULT_GAP_THRESHOLD,
     gap_sim: float = DEFAULT_GAP_SIM,
     region_sim: float = DEFAULT_REGION_SIM,
     min_gap: int = 3,
@@ -187,7 +268,8 @@ def coverage(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> Coverage:
-    """Per-row nearest-train similarity, per-cluster shares, ranked gaps and unreached clusters."""
+    """Per-row nearest-train similarity and gap score, per-cluster shares, ranked gaps (groups of
+    uncovered production inputs, under-represented clusters) and unreached clusters."""
     progress, cancel = ensure(progress, cancel)
     roles = np.asarray(roles, dtype=object)
     cluster = np.asarray(cluster, dtype=np.int64)
@@ -201,7 +283,13 @@ def coverage(
     nt = np.full(n, -1, np.int64)
     nex = np.zeros(n, bool)
     nts[query], nt[query], nex[query] = sim, idx, exact
-    is_gap = prod & (nts < gap_sim) if train.any() else prod.copy()
+    stay = stay_probability(roles, graph)
+    score = gap_scores(nts, stay, roles)
+    if train.any():
+        with np.errstate(invalid="ignore"):
+            is_gap = prod & ((score >= gap_threshold) | (nts < gap_sim))
+    else:
+        is_gap = prod.copy()
     cancel.check()
 
     n_train, n_prod = int(train.sum()), int(prod.sum())
@@ -215,65 +303,54 @@ def coverage(
               "train_share": round(float(ts[c]), 5), "production_share": round(float(pshare[c]), 5)}
              for c in range(ncl)]
 
-    groups: list[tuple[str, Any, np.ndarray]] = []
+    # groups of gap inputs, clustered among themselves
+    gap_rows = np.nonzero(is_gap)[0]
+    progress(0, 1, "coverage gaps")
+    group = cluster_gap_inputs(prompt_vecs, gap_rows, np.nan_to_num(score, nan=0.0), region_sim)
+    cancel.check()
+    sizes = np.bincount(group[group >= 0]) if (group >= 0).any() else np.zeros(0, np.int64)
+    big = np.nonzero(sizes >= min_gap)[0]
+    terms: dict[int, list[str]] = {}
+    if prompts is not None and len(big):
+        from workbench.analysis.labels import ctfidf_terms
+
+        glab = np.where(np.isin(group, big), group, -1)
+        terms = ctfidf_terms([prompts[r] for r in gap_rows], glab, n_terms=3)
+    groups: list[tuple[str, Any, np.ndarray]] = [("not covered", int(g), gap_rows[group == g]) for g in big]
     surplus = cp - ts * n_prod  # production inputs beyond what the cluster's train share explains
     for c in range(ncl):
-        if ct[c] == 0 and cp[c] >= min_gap:
-            groups.append(("no training data", c, np.nonzero(prod & (cluster == c))[0]))
-        elif cg[c] >= min_gap and cg[c] >= surplus[c]:
-            groups.append(("far from training", c, np.nonzero(is_gap & (cluster == c))[0]))
-        elif surplus[c] >= min_gap and pshare[c] >= 2 * ts[c]:
-            groups.append(("under-represented", c, np.nonzero(prod & (cluster == c))[0]))
-    noise_gap = np.nonzero(is_gap & (cluster < 0))[0]
-    if len(noise_gap):
-        groups.extend(_regions(noise_gap, graph, region_sim, min_gap))
+        extra = surplus[c] - cg[c]  # surplus not already reported through its gap inputs
+        if ct[c] > 0 and extra >= min_gap and pshare[c] >= 2 * ts[c]:
+            groups.append(("under-represented", c, np.nonzero(prod & (cluster == c) & ~is_gap)[0]))
+    scattered = gap_rows[(group < 0) | ~np.isin(group, big)]
 
     gaps = []
-    n_regions = 0
     for kind, c, rows in groups:
         cancel.check()
-        n_gap = int(is_gap[rows].sum())
-        clustered = isinstance(c, (int, np.integer))
-        if clustered:
-            reg_train, reg_prod = int(ct[c]), int(cp[c])
-            where = f"cluster {c}"
-            affected = reg_prod if kind == "no training data" else int(max(n_gap, round(surplus[c])))
-        else:
+        if kind == "not covered":
             reg_train, reg_prod = 0, len(rows)
-            if c is None:
-                n_regions += 1
-                where = f"unclustered region {n_regions}"
-            else:
-                where = "scattered unclustered inputs"
-            affected = n_gap
-        p_sh = reg_prod / max(n_prod, 1)
-        t_sh = reg_train / max(n_train, 1)
-        suggested = max(math.ceil(p_sh * n_train) - reg_train, min(affected, MIN_ADD), 0)
-        pick = rows[is_gap[rows]] if (n_gap and kind == "far from training") else rows
-        ex = _diverse(prompt_vecs, pick, n_examples)
-        mean_sim = float(np.nanmean(nts[rows])) if len(rows) else float("nan")
-        if kind == "no training data":
-            reason = (f"{where} holds {reg_prod} production input(s) and no training example "
-                      f"(mean nearest-train similarity {mean_sim:.2f}; production share {p_sh:.1%}).")
-        elif kind == "far from training":
-            reason = (f"{n_gap} production input(s) in {where} have no training example with prompt cosine "
-                      f">= {gap_sim:.2f} (mean nearest-train similarity {mean_sim:.2f}); production share "
-                      f"{p_sh:.1%} vs train share {t_sh:.1%}.")
+            affected = len(rows)
+            weight = float(np.nansum(score[rows]))
+            label = " · ".join(terms.get(c, [])) or f"uncovered group {c}"
+            where = f"uncovered topic “{label}”"
+            cl_id = None
         else:
-            reason = (f"{where}: production share {p_sh:.1%} is {p_sh / max(t_sh, 1e-9):.1f}x its train "
-                      f"share {t_sh:.1%} ({reg_prod} production vs {reg_train} train inputs).")
-        gaps.append({
-            "kind": kind, "cluster": int(c) if clustered else None, "region": where,
-            "n_affected": int(affected), "n_gap": n_gap, "n_production": reg_prod, "n_train": reg_train,
-            "production_share": round(p_sh, 5), "train_share": round(t_sh, 5),
-            "mean_nearest_train_sim": round(mean_sim, 4), "suggested_add": int(suggested),
-            "examples": [{"example": int(r), "text": (prompts[r] if prompts is not None else None),
-                          "nearest_train_sim": round(float(nts[r]), 4)} for r in ex],
-            "rows": rows, "reason": reason,
-        })
-    gaps.sort(key=lambda g: (-g["n_affected"], -g["n_gap"], -(g["production_share"] - g["train_share"])))
+            reg_train, reg_prod = int(ct[c]), int(cp[c])
+            affected = int(round(surplus[c] - cg[c]))
+            weight = float(affected * np.nanmean(score[rows])) if len(rows) else 0.0
+            label, where, cl_id = None, f"cluster {c}", int(c)
+        gaps.append(_gap_item(kind, cl_id, where, label, rows, affected, weight, reg_train, reg_prod,
+                              n_train, n_prod, nts, score, is_gap, prompt_vecs, prompts, n_examples))
+    gaps.sort(key=lambda g: (-g["weight"], -g["n_affected"]))
+    if len(scattered):
+        gaps.append(_gap_item("scattered inputs", None, "scattered uncovered inputs", None, scattered,
+                              len(scattered), float(np.nansum(score[scattered])), 0, len(scattered),
+                              n_train, n_prod, nts, score, is_gap, prompt_vecs, prompts, n_examples))
+    gap_group = np.full(n, -1, np.int64)
     for rank, g in enumerate(gaps):
         g["rank"] = rank
+        if g["kind"] != "under-represented":
+            gap_group[g["rows"]] = rank
     unreached = []
     if n_prod:
         for c in np.nonzero((ct > 0) & (cp == 0))[0]:
@@ -281,35 +358,41 @@ def coverage(
                               "reason": f"{int(ct[c])} training examples ({ts[c]:.1%} of train) and no "
                                         f"production input in this cluster"})
         unreached.sort(key=lambda u: -u["n_train"])
-    params = {"gap_sim": gap_sim, "region_sim": region_sim, "min_gap": min_gap, "min_add": MIN_ADD,
-              "exact_budget": exact_budget}
-    return Coverage(nts, nt, nex, is_gap, table, gaps, unreached, params)
+    progress(1, 1, "coverage gaps")
+    params = {"gap_threshold": gap_threshold, "gap_sim": gap_sim, "region_sim": region_sim,
+              "min_gap": min_gap, "min_add": MIN_ADD, "walk_steps": WALK_STEPS, "exact_budget": exact_budget}
+    return Coverage(nts, nt, nex, is_gap, table, gaps, unreached, params, score, stay, gap_group)
 
 
-def _regions(rows: np.ndarray, graph: NeighbourGraph | None, region_sim: float, min_gap: int):
-    """Connected components of the graph among ``rows`` (edges >= region_sim)."""
-    if graph is None:
-        return [("far from training", "scattered", rows)]
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    pos = np.full(len(graph), -1, np.int64)
-    pos[rows] = np.arange(len(rows))
-    nb = graph.indices[rows]
-    ok = (nb >= 0) & (graph.sims[rows] >= region_sim)
-    ok[ok] = pos[nb[ok]] >= 0
-    a = np.repeat(np.arange(len(rows)), graph.k)[ok.reshape(-1)]
-    b = pos[nb[ok]]
-    _, comp = connected_components(coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(len(rows),) * 2),
-                                   directed=False)
-    sizes = np.bincount(comp)
-    out = []
-    for c in np.nonzero(sizes >= min_gap)[0]:
-        out.append(("far from training", None, rows[comp == c]))
-    small = rows[sizes[comp] < min_gap]
-    if len(small):
-        out.append(("far from training", "scattered", small))
-    return out
+def _gap_item(kind, cl_id, where, label, rows, affected, weight, reg_train, reg_prod, n_train, n_prod,
+              nts, score, is_gap, vecs, prompts, n_examples) -> dict[str, Any]:
+    p_sh = reg_prod / max(n_prod, 1)
+    t_sh = reg_train / max(n_train, 1)
+    suggested = max(math.ceil(p_sh * n_train) - reg_train, min(affected, MIN_ADD), 0)
+    ex = _diverse(vecs, rows, n_examples)
+    mean_sim = float(np.nanmean(nts[rows])) if len(rows) else float("nan")
+    mean_score = float(np.nanmean(score[rows])) if len(rows) else float("nan")
+    if kind == "not covered":
+        reason = (f"{len(rows)} production input(s) about “{label}” that training does not cover: they "
+                  f"sit among themselves, away from training examples (mean gap score {mean_score:.2f}, "
+                  f"mean nearest-train similarity {mean_sim:.2f}).")
+    elif kind == "scattered inputs":
+        reason = (f"{len(rows)} uncovered production input(s) that form no group of their own "
+                  f"(mean nearest-train similarity {mean_sim:.2f}).")
+    else:
+        reason = (f"{where}: production share {p_sh:.1%} is {p_sh / max(t_sh, 1e-9):.1f}x its train "
+                  f"share {t_sh:.1%} ({reg_prod} production vs {reg_train} train inputs).")
+    return {
+        "kind": kind, "cluster": cl_id, "region": where, "label": label,
+        "n_affected": int(affected), "n_gap": int(is_gap[rows].sum()), "n_production": int(reg_prod),
+        "n_train": int(reg_train), "production_share": round(p_sh, 5), "train_share": round(t_sh, 5),
+        "weight": round(float(weight), 4), "mean_gap_score": round(mean_score, 4),
+        "mean_nearest_train_sim": round(mean_sim, 4), "suggested_add": int(suggested),
+        "examples": [{"example": int(r), "text": (prompts[r] if prompts is not None else None),
+                      "nearest_train_sim": round(float(nts[r]), 4),
+                      "gap_score": round(float(score[r]), 4)} for r in ex],
+        "rows": rows, "reason": reason,
+    }
 
 
 def _diverse(vecs: np.ndarray, rows: np.ndarray, k: int) -> list[int]:

@@ -39,7 +39,9 @@ nearest_train_sim    float32   non-train rows: cosine to the most similar train 
 nearest_train_line   int64?    that train row's line (with nearest_train_source_id); null for train
 nearest_train_source string?   that train row's source label
 nearest_train_source_id int32? that train row's source id
-gap                  bool      production row with nearest_train_sim below the gap threshold
+gap                  bool      production gap input: gap_score >= gap_threshold (see ``coverage``)
+gap_score            float32   production rows: 0.5 x production stay probability of the row's
+                               neighbourhood + 0.5 x (1 - nearest_train_sim) (NaN otherwise)
 inconsistency        float32   train rows: weighted mean divergence of near neighbours' responses
                                (NaN: non-train or no evidence)
 conflict             float32   train rows: conflict score (0 = none), see ``conflicts``
@@ -229,6 +231,7 @@ class AnalysisParams:
     conflict_response_sim: float = _conflicts.DEFAULT_RESPONSE_SIM
     inconsistency_neighbour_sim: float = _conflicts.DEFAULT_NEIGHBOUR_SIM
     # coverage and review queue
+    gap_threshold: float = _coverage.DEFAULT_GAP_THRESHOLD
     gap_sim: float = _coverage.DEFAULT_GAP_SIM
     region_sim: float = _coverage.DEFAULT_REGION_SIM
     min_gap: int = 3

@@ -2,8 +2,10 @@
 
 Definitions, for a production row i:
 
-- **gap** ``g_i = clip(1 - nearest_train_sim_i, 0, 1)`` — how far the nearest training prompt is
-  (1 when there is no training data at all);
+- **gap** ``g_i`` — the coverage gap score of the row (``gap_score`` of
+  :mod:`workbench.analysis.coverage`: half the production stay probability of its neighbourhood,
+  half the distance to the nearest training prompt), in [0, 1]; when no gap score is given,
+  ``clip(1 - nearest_train_sim_i, 0, 1)`` (1 when there is no training data at all);
 - **local production density** ``rho_i = (1/k) * sum of max(0, cosine)`` over the row's k graph
   neighbours that are production rows — high when many production inputs look like this one, so
   labelling it helps many of them;
@@ -59,6 +61,7 @@ def review_queue(
     nearest_train_sim: np.ndarray,
     graph: NeighbourGraph,
     *,
+    gap_score: np.ndarray | None = None,
     size: int = DEFAULT_SIZE,
     lam: float = DEFAULT_LAMBDA,
     candidates: int | None = None,
@@ -71,7 +74,11 @@ def review_queue(
     n = len(roles)
     prod = roles == "production"
     nts = np.asarray(nearest_train_sim, dtype=np.float32)
-    gap = np.where(prod, np.clip(1.0 - np.nan_to_num(nts, nan=0.0), 0, 1), np.nan).astype(np.float32)
+    if gap_score is not None:
+        gap = np.where(prod, np.clip(np.nan_to_num(np.asarray(gap_score, np.float32), nan=0.0), 0, 1), np.nan)
+    else:
+        gap = np.where(prod, np.clip(1.0 - np.nan_to_num(nts, nan=0.0), 0, 1), np.nan)
+    gap = gap.astype(np.float32)
     nb = graph.indices
     nb_prod = (nb >= 0) & prod[np.maximum(nb, 0)]
     s = np.where(nb_prod, np.maximum(graph.sims, 0), 0)
@@ -113,7 +120,7 @@ def review_queue(
             "gap": round(float(gap[r]), 4), "density": round(float(density[r]), 4),
             "n_similar_production": int(n_similar[r]),
             "max_sim_to_earlier": round(red, 4),
-            "reason": f"{near}; {int(n_similar[r])} similar production input(s) among its "
+            "reason": f"{near}; gap score {gap[r]:.2f}; {int(n_similar[r])} similar production input(s) among its "
                       f"{graph.k} neighbours (density {density[r]:.2f})"
                       + (f"; most similar earlier queue item at cosine {red:.2f}" if rank else ""),
         })
