@@ -198,6 +198,28 @@ class Project:
                 return s
         raise ProjectError(f"There is no source with id {source_id} in project '{self.path.name}'.")
 
+    def find_source(self, ref: str | int | Path) -> SourceInfo:
+        """The source named by ``ref``: its id, its file name (when no other source shares it),
+        or the path where it was (recorded or relative to the project). ProjectError otherwise."""
+        text = str(ref)
+        if text.isdigit():
+            return self.source(int(text))
+        by_name = [s for s in self._sources if s.name == text]
+        if len(by_name) == 1:
+            return by_name[0]
+        if len(by_name) > 1:
+            ids = ", ".join(f"{s.id} ({s.path})" for s in by_name)
+            raise ProjectError(f"Several sources are named '{text}': {ids}. Name one by its id.")
+        path = Path(text).expanduser().absolute()
+        for s in self._sources:
+            if path in (Path(p) for p in _candidates(s, self.path.parent)):
+                return s
+        found = self.source_for_path(path) if path.exists() else None
+        if found is not None:
+            return found
+        have = "; ".join(f"{s.id}: {s.name}" for s in self._sources) or "none"
+        raise ProjectError(f"No source '{text}' in project '{self.path.name}' (sources: {have}).")
+
     def source_for_path(self, path: str | Path) -> SourceInfo | None:
         """The source whose file is ``path`` (same path or same file), if any."""
         path = Path(path).expanduser().absolute()
