@@ -19,12 +19,11 @@ import os
 import sys
 from pathlib import Path
 
-
 from workbench import __version__
 from workbench.core.errors import Cancelled, WorkbenchError
 
-# Order = order in --help.
-COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "export", "demo"]
+# Order = order in --help. cmd_curate adds several commands (its COMMANDS: reject, restore, ...).
+COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "export", "demo", "curate"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +52,9 @@ def _wants_gui(argv: list[str]) -> bool:
     if not argv:
         return True
     first = argv[0]
-    if first in COMMANDS or first in ("-h", "--help", "--version"):
+    from workbench.cli.cmd_curate import COMMANDS as CURATE_COMMANDS
+
+    if first in COMMANDS or first in CURATE_COMMANDS or first in ("-h", "--help", "--version"):
         return False
     # `workbench FILE...`, `workbench PROJECT`, or GUI-only flags such as --smoke-test
     return True
