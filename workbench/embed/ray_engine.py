@@ -45,6 +45,8 @@ RAY_MISSING = ("Ray is not installed: pip install 'curation-workbench[cluster]' 
 
 
 def _ray():
+    # No network at run time: Ray's usage statistics are off unless the user turned them on.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
         import ray.data  # noqa: F401

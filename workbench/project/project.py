@@ -267,7 +267,7 @@ class Project:
             raise InputError(
                 f"No records could be loaded from '{path.name}' ({len(data.errors)} bad lines); nothing was added."
             )
-        sha = self._hash(path)
+        sha = data.sha256 or self._hash(path)  # of exactly the bytes parsed (io.source_file)
         info = SourceInfo(
             id=0,
             name=path.name,
@@ -357,7 +357,7 @@ class Project:
         from workbench.io.readers import read_source
 
         data = read_source(path, schema=info.schema, unit=self.unit, mapping=info.mapping, progress=progress, cancel=cancel)
-        sha = self._hash(path)
+        sha = data.sha256 or self._hash(path)  # of exactly the bytes parsed (io.source_file)
         fields = {
             "path": str(path), "rel_path": _relpath(path, self.path.parent), "sha256": sha, "rows": len(data),
             "errors": len(data.errors), "size": path.stat().st_size, "schema": data.schema,
@@ -418,6 +418,9 @@ class Project:
 
             data = read_source(st.path, schema=st.info.schema, unit=unit, mapping=st.info.mapping,
                                progress=sub, cancel=cancel)
+            if data.sha256 and data.sha256 != st.info.sha256:  # replaced between the check and the read
+                raise SourceChangedError(f"'{st.info.name}' changed while it was being loaded (its sha256 no longer "
+                                         "matches the project's record); open the project again.")
             self._data_cache[st.info.id] = (st.info.sha256, unit, data)
             datas.append(data)
         progress(0, 0, "Applying curation")
