@@ -58,18 +58,10 @@ class PromoteDialog(QtWidgets.QDialog):
         return max(counts, key=counts.get) if counts else ""
 
     def op(self):
-        from workbench.project.ops import AddExample
+        from workbench.curate.actions import promote_op  # the one promote rule (CLI and app)
 
-        ws, row = self.session.ws, self.row
-        messages = []
-        if self.system.toPlainText().strip():
-            messages.append({"role": "system", "content": self.system.toPlainText().strip()})
-        messages.append({"role": "user", "content": self.prompt.toPlainText()})
-        messages.append({"role": "assistant", "content": self.response.toPlainText().strip()})
-        sid, line = ws.example_id(row)
-        provenance = {"source": str(ws.source_names[row]), "source_id": int(sid), "line": int(line),
-                      "role": str(ws.role[row]), "note": "promoted from production"}
-        return AddExample({"messages": messages}, "chat", role="train", provenance=provenance)
+        return promote_op(self.session.ws, self.row, self.response.toPlainText(),
+                          prompt=self.prompt.toPlainText(), system=self.system.toPlainText())
 
     @classmethod
     def run(cls, session, row: int, parent=None) -> bool:

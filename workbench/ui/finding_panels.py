@@ -50,6 +50,7 @@ class FindingPanel(QtWidgets.QWidget):
     what = "findings"
     columns: list[str] = []
     sig_zoom = QtCore.Signal(object)  # rows to frame on the map
+    sig_active = QtCore.Signal()  # the curator works in this panel (for next/previous finding)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -136,11 +137,26 @@ class FindingPanel(QtWidgets.QWidget):
                 out.append(self.findings[k])
         return out
 
+    def step(self, delta: int) -> None:
+        """Select the next (+1) or previous (-1) finding in the list's order (J / K)."""
+        n = self.tree.topLevelItemCount()
+        if not n:
+            return
+        cur = self.tree.currentItem()
+        i = self.tree.indexOfTopLevelItem(cur) if cur is not None and cur.isSelected() else -1
+        j = (0 if delta > 0 else n - 1) if i < 0 else max(0, min(n - 1, i + delta))
+        it = self.tree.topLevelItem(j)
+        self.tree.setCurrentItem(it)
+        self.tree.scrollToItem(it)
+        if i == j:
+            self.session.sig_message.emit(f"That was the {'last' if delta > 0 else 'first'} of the {self.what}.")
+
     def _on_select(self) -> None:
         chosen = self.selected()
         self.update_buttons()
         if not chosen:
             return
+        self.sig_active.emit()
         rows = np.unique(np.concatenate([f.rows for f in chosen])) if chosen else np.zeros(0, np.int64)
         current = self.current_row(chosen[0])
         self.session.selection.set(rows, origin="finding", current=current)
@@ -256,14 +272,10 @@ class DuplicatesPanel(FindingPanel):
                 str(d.get("scope", "")), (f"{rem:,}", rem), keeper]
 
     def removable(self, f: Finding) -> np.ndarray:
-        """Members that may go: the summary's removable list, minus the keeper and rejected ones."""
-        rows = f.data.get("removable_rows")
-        if rows is None:
-            roles = np.asarray(self.session.ws.role, dtype=object)
-            rows = f.rows[(f.rows != f.keeper) & np.isin(roles[f.rows], ["train", "reference"])]
-        rows = np.asarray(rows, np.int64)
-        rows = rows[rows != f.keeper]
-        return rows[~np.asarray(self.session.ws.rejected, bool)[rows]] if len(rows) else rows
+        """Members that may go (the one rule: workbench.curate.actions.removable_rows)."""
+        from workbench.curate.actions import removable_rows
+
+        return removable_rows(self.session.ws, f.rows, f.keeper)
 
     def current_row(self, f):
         return f.keeper if f.keeper >= 0 else super().current_row(f)
@@ -284,18 +296,6 @@ class DuplicatesPanel(FindingPanel):
         self.reject_all.setEnabled(self.session.ws is not None
                                    and any(len(self.removable(f)) for f in self.findings))
 
-    def _ops(self, groups: list[Finding]):
-        from workbench.project.ops import Reject
-
-        ws = self.session.ws
-        ops = []
-        for f in groups:
-            rows = self.removable(f)
-            if len(rows):
-                keeper = f"{ws.source_names[f.keeper]}:{int(ws.line[f.keeper])}" if f.keeper >= 0 else "the keeper"
-                ops.append(Reject(self.session.ids_of(rows), f"duplicate of {keeper}"))
-        return ops
-
     def reject_selected_groups(self) -> None:
         self._apply(self.selected())
 
@@ -303,16 +303,11 @@ class DuplicatesPanel(FindingPanel):
         self._apply(self.findings)
 
     def _apply(self, groups: list[Finding]) -> None:
-        from workbench.project.ops import Batch
+        from workbench.curate import actions
 
-        ops = self._ops(groups)
-        if not ops:
-            return
-        n = sum(len(o.ids) for o in ops)
-        k = len(ops)
-        op = ops[0] if k == 1 else Batch(ops, f"Reject all but keeper in {k} groups ({n} examples)")
-        if self.session.apply(op) is not None:
-            self.session.sig_message.emit(f"Rejected {n:,} duplicate copies in {k:,} group(s). Undo with Ctrl+Z.")
+        plan = actions.reject(self.session.ws, actions.duplicates(self.session.ws, self.session.analysis, groups))
+        if plan.op is not None and self.session.apply(plan.op) is not None:
+            self.session.sig_message.emit(f"{plan.message} Undo with Ctrl+Z.")
 
 
 class ConflictsPanel(FindingPanel):
@@ -464,11 +459,11 @@ class LeakagePanel(FindingPanel):
         return f"<p>{html.escape(f.title)}</p><ul>{rows}</ul>"
 
     def _train_rows(self, chosen) -> np.ndarray:
+        from workbench.curate.actions import leaked_copies  # the one leaked-copy rule
+
         if not chosen or self.session.ws is None:
             return np.zeros(0, np.int64)
-        roles = np.asarray(self.session.ws.role, dtype=object)
-        rows = [int(r) for f in chosen for r in f.rows if roles[int(r)] == "train"]
-        rows = np.unique(np.asarray(rows, np.int64))
+        rows = leaked_copies(self.session.ws, self.session.analysis, chosen)
         return rows[~np.asarray(self.session.ws.rejected, bool)[rows]] if len(rows) else rows
 
     def update_buttons(self):
@@ -476,11 +471,11 @@ class LeakagePanel(FindingPanel):
             self.reject_btn.setEnabled(len(self._train_rows(self.selected())) > 0)
 
     def reject_train(self):
-        from workbench.project.ops import Reject
+        from workbench.curate import actions
 
-        rows = self._train_rows(self.selected())
-        if len(rows):
-            self.session.apply(Reject(self.session.ids_of(rows), "leaks eval data"))
+        plan = actions.reject(self.session.ws, actions.leaked(self.session.ws, self.session.analysis, self.selected()))
+        if plan.op is not None:
+            self.session.apply(plan.op)
 
 
 class FlagsPanel(FindingPanel):
@@ -519,14 +514,14 @@ class FlagsPanel(FindingPanel):
             self.reject_btn.setEnabled(bool(self.selected()))
 
     def reject_flagged(self):
-        from workbench.project.ops import Reject
+        from workbench.curate import actions
 
         chosen = self.selected()
-        rows = np.unique(np.concatenate([f.rows for f in chosen])) if chosen else np.zeros(0, np.int64)
-        rows = rows[~np.asarray(self.session.ws.rejected, bool)[rows]] if len(rows) else rows
-        if len(rows):
-            names = ", ".join(f.title for f in chosen)
-            self.session.apply(Reject(self.session.ids_of(rows), f"flagged: {names}"))
+        if chosen:
+            sel = actions.flagged(self.session.ws, self.session.analysis, [f.title for f in chosen])
+            plan = actions.reject(self.session.ws, sel)
+            if plan.op is not None:
+                self.session.apply(plan.op)
 
 
 PANELS = [ClustersPanel, DuplicatesPanel, ConflictsPanel, GapsPanel, QueuePanel, LeakagePanel, FlagsPanel]
