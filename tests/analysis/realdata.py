@@ -39,19 +39,16 @@ def analysis_home(tmp_path_factory) -> Path:
 
 
 def _embed_all(tmp_path_factory):
-    from workbench.embed import embed_texts, get_encoder
+    from workbench.analysis.project_analysis import embed_rows, get_encoder_for
     from workbench.io.readers import read_source
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WORKBENCH_HOME", str(analysis_home(tmp_path_factory)))
         sources = [(read_source(SAMPLE / name), role) for name, role in FILES]
-        encoder = get_encoder()
+        encoder = get_encoder_for(None)
         prompts = [p for d, _ in sources for p in d.prompt]
         responses = [r for d, _ in sources for r in d.response]
-        pv, _ = embed_texts(prompts, encoder)
-        has = np.array([bool((r or "").strip()) for r in responses])
-        rv = np.zeros_like(pv)
-        rv[has], _ = embed_texts([r for r, h in zip(responses, has) if h], encoder)
+        pv, rv, _ = embed_rows(prompts, responses, encoder)  # the one embedding rule
     return sources, pv, rv, encoder.fingerprint
 
 

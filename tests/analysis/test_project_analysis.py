@@ -129,3 +129,27 @@ def test_cli_overrides_are_saved_and_results_of_other_settings_are_not_current(t
     assert main(["analyze", str(proj)]) == 0
     with Project.open(proj, read_only=True) as p:
         assert status(p).current
+
+
+def test_snapshot_is_immutable_and_does_not_see_later_edits(tmp_path):
+    from workbench.project.ops import AddExample, Edit
+
+    proj = make_twin_project(tmp_path)
+    with Project.open(proj) as p:
+        ws = p.load()
+        data = pa.AnalysisData.capture(ws)  # what a background job gets
+        assert {"a/train.jsonl", "b/train.jsonl"} <= set(data.source)
+        row = ws.index_of((1, 3))
+        before = data.prompt[row]
+        rec = ws.record(row)
+        rec["instruction"] = "Edited after the snapshot was taken"
+        p.apply(Edit((1, 3), rec))
+        p.apply(AddExample({"messages": [{"role": "user", "content": "Where is my card?"},
+                                          {"role": "assistant", "content": "card_arrival"}]}, "chat"))
+        assert "Edited after" in ws.prompt[row] and ws.n == data.n + 1  # the live workspace moved on
+        assert data.prompt[row] == before and data.revision < p.revision  # the snapshot did not
+        with pytest.raises(ValueError):
+            data.source_id[0] = 9
+        inp = data.to_input(np.zeros((data.n, 4), np.float32), None)
+        assert inp.prompt[row] == before and inp.n == data.n
+        assert list(inp.source_id[:1]) == [1] and inp.source[0] == "a/train.jsonl"

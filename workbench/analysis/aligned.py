@@ -49,6 +49,17 @@ def source_labels(sources: Iterable[tuple[int, str | os.PathLike]]) -> dict[int,
             depth[i] += 1
 
 
+def row_labels(ws: Any) -> np.ndarray:
+    """Each row's source label (object array) for a workspace (``sources`` with ``id`` and
+    ``path``, ``source_id`` per row); examples added in the app are labelled "added"."""
+    labels = source_labels((info.id, info.path) for info in ws.sources)
+    labels[0] = ADDED_LABEL
+    sid = np.asarray(ws.source_id, dtype=np.int64)
+    ids, inverse = np.unique(sid, return_inverse=True)
+    names = np.array([labels.get(int(i), str(i)) for i in ids], dtype=object)
+    return names[inverse] if len(sid) else np.zeros(0, dtype=object)
+
+
 def row_keys(source_id: np.ndarray, line: np.ndarray) -> np.ndarray:
     """One int64 key per row for ``(source_id, line)`` (sortable, vectorised lookups)."""
     return (np.asarray(source_id, dtype=np.int64) << _LINE_BITS) | np.asarray(line, dtype=np.int64)

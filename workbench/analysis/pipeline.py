@@ -277,7 +277,14 @@ def stage_keys(revision: str, params: AnalysisParams) -> dict[str, str]:
 
 
 def cache_key(revision: str, params: AnalysisParams) -> str:
+    """The key of a result: its input revision and every parameter."""
     return _digest([SCHEMA_VERSION, revision, params.to_dict()])
+
+
+def is_current(meta: dict[str, Any] | None, inp: "AnalysisInput", params: AnalysisParams) -> bool:
+    """Whether stored results (their ``cache.json`` metadata, None when absent) are those of
+    ``inp`` with ``params``: the one staleness check (the app, the CLI and the export use it)."""
+    return meta is not None and meta.get("cache_key") == cache_key(inp.revision(), params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,10 +399,9 @@ def analyze(
     previous = None
     if meta is not None:
         progress(0, 0, "fingerprint")
-        revision = inp.revision()
-        if meta.get("revision") == revision:
+        if meta.get("revision") == inp.revision():
             try:
-                if meta.get("cache_key") == cache_key(revision, params):
+                if is_current(meta, inp, params):
                     result = AnalysisResult.read(out)
                     result.reused = True
                     return result

@@ -24,7 +24,8 @@ on whether stored results are current. It owns:
 * **The cache key and staleness** — stored results are current when their cache key
   (:func:`workbench.analysis.pipeline.cache_key` over the input revision — texts, identities,
   roles, vectors, encoder — and every parameter) equals the key of the project's data and
-  parameters now (:func:`stored_status`). Nothing else (no second key file) decides it.
+  parameters now (:func:`stored_status`, through :func:`workbench.analysis.pipeline.is_current`,
+  the same check ``analyze`` uses to reuse results). Nothing else (no second key file) decides it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from workbench.analysis.pipeline import (CACHE_FILE, AnalysisInput, AnalysisParams, AnalysisResult, analyze,
-                                         cache_key)
+                                         is_current)
 from workbench.core.errors import AnalysisError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
@@ -176,12 +177,10 @@ class AnalysisData:
 
     @classmethod
     def capture(cls, ws: Any) -> "AnalysisData":
-        from workbench.analysis.aligned import ADDED_LABEL, source_labels
+        from workbench.analysis.aligned import row_labels
 
-        labels = source_labels((info.id, info.path) for info in ws.sources)
         sid = np.array(ws.source_id, dtype=np.int32)
-        names = np.array([labels.get(int(s), ADDED_LABEL) if s else ADDED_LABEL for s in sid.tolist()],
-                         dtype=object)
+        names = row_labels(ws)
         special = {}
         for i in np.flatnonzero(np.asarray(ws.edited, bool) | (sid == 0)).tolist():
             special[i] = (copy.deepcopy(ws.record(i)), ws.schema_of(i), ws.mapping_of(i))
@@ -318,7 +317,7 @@ def stored_status(folder: str | Path, inp: AnalysisInput, params: AnalysisParams
     meta = read_cache_meta(Path(folder))
     if meta is None:
         return "none"
-    return "current" if meta.get("cache_key") == cache_key(inp.revision(), params) else "stale"
+    return "current" if is_current(meta, inp, params) else "stale"
 
 
 def analyse(data: AnalysisData, params: AnalysisParams, folder: str | Path, *, encoder: Any,

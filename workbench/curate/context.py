@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from workbench.analysis.aligned import AlignedAnalysis, row_keys
+from workbench.analysis.aligned import AlignedAnalysis, row_keys, row_labels
 from workbench.core.errors import WorkbenchError
 from workbench.io.model import SourceData
 
@@ -83,7 +83,7 @@ class CurationSnapshot:
             source_id=ws.source_id.copy(),
             line=ws.line.copy(),
             role=ws.role.copy(),
-            source_names=ws.source_names.copy(),
+            source_names=row_labels(ws),  # file names, told apart where two sources share one
             rejected=ws.rejected.copy(),
             edited=ws.edited.copy(),
             weight=ws.weight.astype(np.float64),
