@@ -196,3 +196,48 @@ def test_lock_path_that_is_a_link_or_not_a_file_is_refused_and_never_written(tmp
         assert ro.read_only
     Project.open(path).close()  # a plain lock file again
     assert lock.is_file() and not lock.is_symlink()
+
+
+FOLDER_HOLDER = r"""
+import sys
+from workbench.project.store import folder_lock
+with folder_lock(sys.argv[1], shared=sys.argv[2] == "shared"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock shared locks")
+def test_results_folder_has_one_writer_at_a_time_across_processes(tmp_path):
+    from workbench.project.store import folder_lock
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for mode in ("exclusive", "shared"):
+        holder = subprocess.Popen([sys.executable, "-c", FOLDER_HOLDER, str(tmp_path), mode], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            with pytest.raises(ProjectLockedError, match="in use by another"):
+                with folder_lock(tmp_path, timeout=0.3):
+                    pass
+            if mode == "shared":
+                with folder_lock(tmp_path, shared=True, timeout=0.3):  # readers share
+                    pass
+            else:
+                with pytest.raises(ProjectLockedError):
+                    with folder_lock(tmp_path, shared=True, timeout=0.3):
+                        pass
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=30)
+        with folder_lock(tmp_path, timeout=5):  # released when the holder finished
+            pass
+    lock = tmp_path / ".lock"
+    lock.unlink()
+    victim = tmp_path / "keep.txt"
+    victim.write_text("x")
+    lock.symlink_to(victim)
+    with pytest.raises(ProjectError):
+        with folder_lock(tmp_path, timeout=0.3):
+            pass
+    assert victim.read_text() == "x"

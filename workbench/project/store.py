@@ -34,6 +34,7 @@ journal entry that fails its checksum) raises
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -213,6 +214,42 @@ class _Lock:
             self._fd = None
 
 
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, *, shared: bool = False, timeout: float = 300.0) -> Iterator[None]:
+    """Hold an advisory lock on ``FOLDER/.lock`` while writing (exclusive) or reading (``shared``)
+    a results folder that several processes may use at once (the app and ``workbench analyze``
+    on one project's analysis folder): a second writer waits until the first is done, so the
+    folder always holds one complete result. Waits up to ``timeout`` seconds, then raises
+    :class:`ProjectLockedError`. The lock file is hardened like the project lock (no symlinks)."""
+    path = Path(folder) / ".lock"
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
+        | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise ProjectError(f"Cannot lock {folder} ({path}: {exc.strerror or exc}).") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise ProjectError(f"The lock file {path} is not a plain file of its own; it was left alone.")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _lock_fd(fd, shared=shared)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise ProjectLockedError(f"{folder} is in use by another Curation Workbench process "
+                                             f"(waited {timeout:.0f} s); try again when it is done.") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _unlock_fd(fd)
+    finally:
+        os.close(fd)
+
+
 def _hostname() -> str:
     try:
         return os.uname().nodename
@@ -223,7 +260,7 @@ def _hostname() -> str:
 if sys.platform == "win32":  # pragma: no cover - not exercised on Linux CI
     import msvcrt
 
-    def _lock_fd(fd: int) -> None:
+    def _lock_fd(fd: int, shared: bool = False) -> None:  # no shared mode: readers exclude too
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
 
     def _unlock_fd(fd: int) -> None:
@@ -236,8 +273,8 @@ if sys.platform == "win32":  # pragma: no cover - not exercised on Linux CI
 else:
     import fcntl
 
-    def _lock_fd(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    def _lock_fd(fd: int, shared: bool = False) -> None:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
 
     def _unlock_fd(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
