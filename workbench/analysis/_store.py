@@ -32,6 +32,19 @@ def read_cache_meta(out_dir: Path) -> dict[str, Any] | None:
 
 
 def write_result(result: Any, out_dir: Path) -> Path:
+    """Write ``result`` into ``out_dir``; one writer at a time (the app and ``workbench analyze``
+    may analyse one project at once: the second waits, the folder always holds one result)."""
+    from workbench.project.store import folder_lock
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AnalysisError(f"Cannot write analysis results to {out_dir}: {exc.strerror or exc}") from exc
+    with folder_lock(out_dir):
+        return _write_result(result, out_dir)
+
+
+def _write_result(result: Any, out_dir: Path) -> Path:
     import pyarrow as pa
 
     from workbench.analysis.pipeline import (CACHE_FILE, EXAMPLES_FILE, GRAPH_FILE, SCHEMA_VERSION,
