@@ -35,10 +35,10 @@ DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 
-def load_texts(n: int) -> list[str]:
+def load_texts(n: int, data: Path = DATA) -> list[str]:
     """n real texts: 35% Dolly prompts, 35% Dolly responses, 30% Banking77 queries, in file order."""
-    dolly = DATA / "dolly15k_open_qa" / "dolly_open_qa.jsonl"
-    bank = DATA / "banking77" / "banking77_train.jsonl"
+    dolly = data / "dolly15k_open_qa" / "dolly_open_qa.jsonl"
+    bank = data / "banking77" / "banking77_train.jsonl"
     if not dolly.exists() or not bank.exists():
         sys.exit(f"bench_embed: needs ../shared/data ({dolly} and {bank})")
     n_dolly = int(n * 0.35)
@@ -60,8 +60,12 @@ def worker(args) -> None:
     texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
     t0 = time.perf_counter()
     if args.worker == "torch":
-        import torch
-        from sentence_transformers import SentenceTransformer
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # torch is the optional extra [convert]
+            print(json.dumps({"unavailable": f"sentence-transformers/torch not installed ({exc})"}))
+            return
 
         from workbench.embed.models import default_model_source
 
@@ -137,6 +141,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=None, help="keep only texts of at most N tokens")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs per engine, interleaved; each engine keeps its best (default 3: robust on a shared machine)")
+    ap.add_argument("--data", default=str(DATA), help="the shared data folder (default ../shared/data)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--texts", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -149,7 +154,7 @@ def main() -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     n = 500 if args.quick else args.n
-    texts = load_texts(n)
+    texts = load_texts(n, Path(args.data))
     enc = get_encoder(device="cpu")  # converts the default model now (not inside a timed worker)
     tok = enc._tok
     lengths = np.array([len(e.ids) for e in tok.encode_batch(texts)])
@@ -205,6 +210,11 @@ def main() -> None:
             ratio, agree, overlap = "1.00x" if kind == "torch" else "-", "-", "-"
         print(f"| {r['label']} | {r['batch']} | {tps:,.0f} | {ratio} | {r['rss_mb']:,.0f} | {r['load_s']:.1f} | "
               f"{agree} | {overlap} | {'yes' if r['torch_imported'] else 'no'} |")
+    low, high = ("fp16", "fp32") if "fp16" in results else ("int8", "fp32")
+    if low in results and high in results:  # the fast precision against exact fp32, same device
+        cos = (results[low]["vecs"] * results[high]["vecs"]).sum(1)
+        print(f"\n{low} vs {high} ({args.device}): cosine mean {cos.mean():.5f}, min {cos.min():.5f}; "
+              f"kNN@10 overlap {knn_overlap(results[low]['vecs'], results[high]['vecs']):.3f}")
 
 
 if __name__ == "__main__":
