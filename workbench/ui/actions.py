@@ -19,7 +19,10 @@ SHORTCUTS_HELP = """
 <tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>Undo / redo (named after the action)</td></tr>
 <tr><td><b>Ctrl+F</b></td><td>Find in the table</td></tr>
 <tr><td><b>Ctrl+A / Esc</b></td><td>Select all / none</td></tr>
-<tr><td><b>Delete</b></td><td>Reject the selected examples</td></tr>
+<tr><td><b>Delete</b></td><td>Reject the selected examples (with the reason typed, then the box is cleared)</td></tr>
+<tr><td><b>J / K</b></td><td>Next / previous finding in the panel you work in</td></tr>
+<tr><td><b>X</b></td><td>Reject the open example and go to the next finding</td></tr>
+<tr><td><b>R</b></td><td>Restore the open example</td></tr>
 <tr><td><b>Ctrl+Return</b></td><td>Save the edit of the open example</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>Export</td></tr>
 <tr><td><b>P / B / L</b></td><td>Map: pan, box select, lasso select (Shift adds, Alt removes)</td></tr>
@@ -129,7 +132,7 @@ def build(win) -> Actions:
     A.reload = A.act("Re&load data", lambda: win.session.reload(), tip="Read every source file again")
     m.addAction(A.reload)
     m.addSeparator()
-    A.export = A.act("&Export…", win.export_dialog, "Ctrl+E", "Export the curated dataset with a manifest and report")
+    A.export = A.act("&Export…", win.export_dialog, "Ctrl+E", "Export the curated dataset with a manifest and report (Ctrl+E)")
     m.addAction(A.export)
     m.addSeparator()
     A.quit = A.act("&Quit", win.close, QtGui.QKeySequence.Quit)
@@ -147,7 +150,7 @@ def build(win) -> Actions:
     A.select_all.setShortcutContext(QtCore.Qt.WidgetWithChildrenShortcut)
     win.map.addAction(A.select_all)
     A.reject = A.act("&Reject selected", win.reject_selected, QtGui.QKeySequence.Delete,
-                     "Leave the selected examples out of the export (they stay visible, dimmed)")
+                     "Leave the selected examples out of the export (they stay visible, dimmed) (Delete)")
     A.reject.setShortcutContext(QtCore.Qt.WidgetWithChildrenShortcut)
     win.map.addAction(A.reject)
     win.table.view.addAction(A.reject)
@@ -155,6 +158,22 @@ def build(win) -> Actions:
     m.addActions([A.select_all, A.select_none, A.reject])
     m.addSeparator()
     m.addAction(A.find)
+    # Review: keyboard-first (single keys work wherever the focus is not in a text field)
+    m = mb.addMenu("Re&view")
+    A.next_finding = A.act("&Next finding", lambda: win.step_finding(+1), [QtGui.QKeySequence("J")],
+                           "Select the next finding in the panel you work in (J)")
+    A.prev_finding = A.act("&Previous finding", lambda: win.step_finding(-1), [QtGui.QKeySequence("K")],
+                           "Select the previous finding (K)")
+    A.reject_next = A.act("Reject and &next", win.reject_and_next, [QtGui.QKeySequence("X")],
+                          "Reject the open example (with the reason typed, if any) and go to the next finding (X)")
+    A.restore = A.act("&Restore", win.restore_current, [QtGui.QKeySequence("R")],
+                      "Bring the open rejected example back into the export (R)")
+    for a in (A.next_finding, A.prev_finding, A.reject_next, A.restore):
+        a.setShortcutContext(QtCore.Qt.WindowShortcut)
+        win.addAction(a)
+    m.addActions([A.next_finding, A.prev_finding])
+    m.addSeparator()
+    m.addActions([A.reject_next, A.restore])
     # View
     m = mb.addMenu("&View")
     for dock in [win.table_dock, win.example_dock] + win.panel_docks:
@@ -166,6 +185,7 @@ def build(win) -> Actions:
         m.addAction(a)
     m.addAction(win.map.fit_action)
     A.density = QtGui.QAction("Production &density overlay", win, checkable=True)
+    A.density.setIconText("Density")
     A.density.setShortcut(QtGui.QKeySequence("D"))
     A.density.setShortcutContext(QtCore.Qt.WidgetWithChildrenShortcut)
     A.density.setToolTip("Show where production inputs concentrate (D)")
@@ -175,7 +195,7 @@ def build(win) -> Actions:
     # Analysis
     m = mb.addMenu("&Analysis")
     A.run = A.act("&Run analysis", win.run_analysis, "Ctrl+R",
-                  "Embed every example and find clusters, duplicates, conflicts, gaps, leakage and flags")
+                  "Embed every example and find clusters, duplicates, conflicts, gaps, leakage and flags (Ctrl+R)")
     A.settings = A.act("&Settings…", win.analysis_settings, tip="Thresholds used by the analysis")
     A.rebalance = A.act("Re&balance…", win.rebalance_dialog, tip="Plan cluster sizes to match production or uniform shares")
     m.addActions([A.run, A.settings])

@@ -63,6 +63,8 @@ class ExamplePanel(QtWidgets.QWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.setObjectName("examplePanel")
+        self.setFocusPolicy(QtCore.Qt.ClickFocus)
+        self.setMinimumWidth(280)
         self.session = session
         self.row = -1
         self.editors: list[TurnEditor] = []
@@ -125,11 +127,14 @@ class ExamplePanel(QtWidgets.QWidget):
         edit_row = QtWidgets.QHBoxLayout()
         self.save_btn = QtWidgets.QPushButton("Save edit")
         self.save_btn.setToolTip("Write the edited turns back to this example (Ctrl+Return). Undo with Ctrl+Z.")
-        self.revert_btn = QtWidgets.QPushButton("Discard changes")
-        self.original_btn = QtWidgets.QPushButton("Back to original")
-        self.original_btn.setToolTip("Undo every edit of this example: use the record as it is in its file")
-        self.promote_btn = QtWidgets.QPushButton("Promote to training…")
-        self.promote_btn.setToolTip("Write a response for this production input and add it to the training set")
+        self.revert_btn = QtWidgets.QPushButton("Discard")
+        self.revert_btn.setToolTip("Throw away the changes typed here (nothing was saved yet)")
+        self.original_btn = QtWidgets.QPushButton("Original")
+        self.original_btn.setToolTip("Back to the original: undo every saved edit of this example and use the "
+                                     "record as it is in its file")
+        self.promote_btn = QtWidgets.QPushButton("Promote…")
+        self.promote_btn.setToolTip("Promote to training: write a response for this production input and add it "
+                                    "to the training set")
         for w in (self.save_btn, self.revert_btn, self.original_btn, self.promote_btn):
             edit_row.addWidget(w)
         edit_row.addStretch(1)
@@ -153,20 +158,27 @@ class ExamplePanel(QtWidgets.QWidget):
         self.reason.addItems(REASONS)
         self.reason.setCurrentText("")
         self.reason.lineEdit().setPlaceholderText("reason (optional)")
+        self.reason.setToolTip("Why you reject this example (optional; shown in the table, the manifest and the "
+                               "report). Cleared after each reject, so a reason is never reused by mistake.")
         self.reason.setSizeAdjustPolicy(QtWidgets.QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.reason.setMinimumContentsLength(8)
         self.reject_btn = QtWidgets.QPushButton("Reject")
-        self.reject_btn.setToolTip("Leave this example out of the export (stays visible, dimmed). Shortcut: Delete")
+        self.reject_btn.setToolTip("Leave this example out of the export (stays visible, dimmed) — Delete. "
+                                   "Reject and go to the next finding: X. Undo: Ctrl+Z")
         self.restore_btn = QtWidgets.QPushButton("Restore")
+        self.restore_btn.setToolTip("Bring this rejected example back into the export — R")
         row(self.reason, self.reject_btn, self.restore_btn)
         self.tag_edit = QtWidgets.QLineEdit()
         self.tag_edit.setPlaceholderText("tag")
-        self.tag_btn = QtWidgets.QPushButton("Add tag")
-        self.untag_btn = QtWidgets.QPushButton("Remove tag")
+        self.tag_btn = QtWidgets.QPushButton("Tag")
+        self.tag_btn.setToolTip("Add this tag to the example (Enter in the tag field)")
+        self.untag_btn = QtWidgets.QPushButton("Untag")
+        self.untag_btn.setToolTip("Remove this tag from the example")
         row(self.tag_edit, self.tag_btn, self.untag_btn)
         self.note = QtWidgets.QLineEdit()
         self.note.setPlaceholderText("note for yourself or a colleague")
-        self.note_btn = QtWidgets.QPushButton("Save note")
+        self.note_btn = QtWidgets.QPushButton("Note")
+        self.note_btn.setToolTip("Save the note (Enter in the note field)")
         self.weight = QtWidgets.QDoubleSpinBox()
         self.weight.setRange(0, 1000)
         self.weight.setDecimals(2)
@@ -175,7 +187,8 @@ class ExamplePanel(QtWidgets.QWidget):
         self.weight.setToolTip("How many times this example counts in training (exported as repeats or a field)")
         self.weight_btn = QtWidgets.QPushButton("Set")
         self.weight_btn.setToolTip("Set this weight")
-        row(self.note, self.note_btn, self.weight, self.weight_btn)
+        row(self.note, self.note_btn)
+        row(self.weight, self.weight_btn, stretch_index=-1)
         self.reject_btn.clicked.connect(self.reject_current)
         self.restore_btn.clicked.connect(self.restore_current)
         self.tag_btn.clicked.connect(lambda: self._tag(True))
@@ -223,6 +236,8 @@ class ExamplePanel(QtWidgets.QWidget):
             where = f"{ws0.source_names[self.row]}:{int(ws0.line[self.row])}"
             if self.save_edit():
                 self.session.sig_message.emit(f"Saved your edit of {where} (Ctrl+Z undoes it)")
+        if row != self.row:
+            self.reason.setCurrentText("")  # a reason belongs to the example it was typed for
         self.row = row
         self.placeholder.hide()
         self.content.show()
@@ -369,31 +384,51 @@ class ExamplePanel(QtWidgets.QWidget):
     def _ids(self, rows) -> list:
         return self.session.ids_of(rows)
 
+    def take_reason(self) -> str:
+        """The typed reason, once: the box is emptied so a later reject never reuses it unseen."""
+        text = self.reason.currentText().strip()
+        self.reason.setCurrentText("")
+        return text
+
+    def _keep_focus_sane(self) -> None:
+        """After a button that disables itself, Qt would move the focus to the next field (the tag
+        box), where Ctrl+Z undoes typing instead of the action: park it on the Restore/Reject
+        button instead, where the window's shortcuts (Ctrl+Z, Delete, X, J/K) keep working."""
+        fw = QtWidgets.QApplication.focusWidget()
+        if fw is None or fw in (self.tag_edit, self.note, self.reason.lineEdit(), self.weight) or not fw.isEnabled():
+            for b in (self.restore_btn, self.reject_btn):
+                if b.isEnabled() and b.isVisible():
+                    b.setFocus(QtCore.Qt.OtherFocusReason)
+                    return
+            self.setFocus(QtCore.Qt.OtherFocusReason)
+
     def reject_current(self) -> None:
         from workbench.project.ops import Reject
 
         if self.row >= 0:
-            self.session.apply(Reject(self._ids([self.row]), self.reason.currentText().strip()))
+            self.session.apply(Reject(self._ids([self.row]), self.take_reason()))
+            self._keep_focus_sane()
 
     def restore_current(self) -> None:
         from workbench.project.ops import Restore
 
         if self.row >= 0:
-            self.session.apply(Restore(self._ids([self.row]), self.reason.currentText().strip()))
+            self.session.apply(Restore(self._ids([self.row]), self.take_reason()))
+            self._keep_focus_sane()
 
     def reject_selection(self) -> None:
         from workbench.project.ops import Reject
 
         rows = self.session.selection.rows
         if len(rows):
-            self.session.apply(Reject(self._ids(rows), self.reason.currentText().strip()))
+            self.session.apply(Reject(self._ids(rows), self.take_reason()))
 
     def restore_selection(self) -> None:
         from workbench.project.ops import Restore
 
         rows = self.session.selection.rows
         if len(rows):
-            self.session.apply(Restore(self._ids(rows), self.reason.currentText().strip()))
+            self.session.apply(Restore(self._ids(rows), self.take_reason()))
 
     def tag_selection(self) -> None:
         from workbench.project.ops import Tag

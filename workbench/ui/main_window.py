@@ -79,16 +79,28 @@ class MainWindow(QtWidgets.QMainWindow):
             self.panel_docks.append(dock)
         if first is not None:
             first.raise_()
-        self.resize(1440, 900)
-        self.resizeDocks([self.table_dock], [260], QtCore.Qt.Vertical)
-        self.resizeDocks([self.example_dock] + self.panel_docks[:1], [440, 380], QtCore.Qt.Horizontal)
+        screen = QtGui.QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1440, 900)
+        self.resize(min(1440, avail.width()), min(900, avail.height()))
+        self._initial_dock_sizes()
+        self._active_panel = None
+        for panel in self.panels:
+            panel.sig_active.connect(lambda p=panel: setattr(self, "_active_panel", p))
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
         if not getattr(self, "_sized", False) and not ui_settings.get("window_state"):
             self._sized = True  # first run: give the side panels room for their columns
-            self.resizeDocks([self.example_dock] + self.panel_docks[:1], [440, 400], QtCore.Qt.Horizontal)
-            self.resizeDocks([self.table_dock], [280], QtCore.Qt.Vertical)
+            self._initial_dock_sizes()
+
+    def _initial_dock_sizes(self) -> None:
+        """Side panels of about a quarter of the width each (room for a 1366 px screen), the
+        table a third of the height."""
+        w, h = self.width(), self.height()
+        side = max(280, min(440, int(w * 0.26)))
+        self.resizeDocks([self.example_dock] + self.panel_docks[:1], [side, max(260, min(400, int(w * 0.24)))],
+                         QtCore.Qt.Horizontal)
+        self.resizeDocks([self.table_dock], [max(180, min(280, int(h * 0.32)))], QtCore.Qt.Vertical)
 
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -106,6 +118,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.sig_analysis.connect(self._on_analysis)
         s.sig_changed.connect(self._on_changed)
         s.sig_error.connect(lambda msg, detail: show_error(self, msg, detail))
+        s.jobs.sig_activity.connect(self._on_activity)
         s.sig_stale.connect(self._on_stale)
         s.sig_message.connect(lambda m: self.status.showMessage(m, 8000))
         s.sig_load_problems.connect(self._on_load_problems)
@@ -149,7 +162,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions.refresh_colour_choices()
         if a is None:
             self.map.set_points(None, None)
+            self._on_activity()
         else:
+            if not self.session.analysis_stale:
+                self.status.clear_notice("stale")
+                self._stale_since = None
             self.map.set_points(a.x, a.y)
             self._recolour()
             self._update_dimmed()
@@ -162,16 +179,38 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_changed(self, change) -> None:
         a = self.session.analysis
         if change.structural and a is not None:
-            self.map.set_points(a.x, a.y)
+            self.map.set_points(a.x, a.y, keep_view=True)  # promoting must not reset the zoom
             self._recolour()
         elif self.colour_key == "state":
             self._recolour()
         self._update_dimmed()
         self._on_selection("change")
         self._update_actions()
+        p = self.session.project
+        since = getattr(self, "_stale_since", None)
+        if since is not None and p is not None and p.undo_count <= since and self.session.analysis is not None:
+            # every change since the analysis was undone: the map is up to date again
+            self.session.analysis_stale = False
+            self._stale_since = None
+            self.status.clear_notice("stale")
 
     def _on_stale(self, message: str) -> None:
+        p = self.session.project
+        if message.startswith("Examples changed") and p is not None:
+            self._stale_since = p.undo_count - 1  # the journal position the analysis matches
+        else:
+            self._stale_since = None
         self.status.show_stale(message)
+
+    def _on_activity(self) -> None:
+        """While an analysis runs the map area says so, with its phase and progress."""
+        jobs = [j for j in self.session.jobs.running() if j.kind in ("analyse", "load")]
+        if jobs:
+            j = jobs[-1]
+            frac = (j.done / j.total) if j.total > 0 else None
+            self.map.show_progress(j.phase or j.label, frac)
+        else:
+            self.map.show_progress(None)
 
     def _on_load_problems(self, problems) -> None:
         self.status.show_load_problems(len(problems))
@@ -332,8 +371,45 @@ class MainWindow(QtWidgets.QMainWindow):
 
         rows = self.session.selection.rows
         if len(rows):
-            reason = self.example.reason.currentText().strip()
+            reason = self.example.take_reason()
             self.session.apply(Reject(self.session.ids_of(rows), reason))
+
+    # -- keyboard-first review -----------------------------------------------------------------
+    def _review_panel(self):
+        """The finding panel the curator works in: the last one used, else the one on top."""
+        for panel, dock in zip(self.panels, self.panel_docks):
+            if panel is self._active_panel and dock.isVisible() and not dock.visibleRegion().isEmpty():
+                return panel
+        for panel, dock in zip(self.panels, self.panel_docks):
+            if dock.isVisible() and not dock.visibleRegion().isEmpty():
+                return panel
+        return self._active_panel
+
+    def step_finding(self, delta: int) -> None:
+        """Next (+1) / previous (-1) finding of the panel in use; the table's next row without one."""
+        panel = self._review_panel()
+        if panel is not None and panel.findings:
+            panel.step(delta)
+            return
+        self.table.step(delta)
+
+    def reject_and_next(self) -> None:
+        """Reject the open example (with the typed reason) and go to the next finding."""
+        row = self.session.selection.current
+        if row < 0 or self.session.ws is None:
+            return
+        from workbench.project.ops import Reject
+
+        if not self.session.ws.rejected[row]:
+            self.session.apply(Reject(self.session.ids_of([row]), self.example.take_reason()))
+        self.step_finding(+1)
+
+    def restore_current(self) -> None:
+        row = self.session.selection.current
+        if row >= 0 and self.session.ws is not None and self.session.ws.rejected[row]:
+            from workbench.project.ops import Restore
+
+            self.session.apply(Restore(self.session.ids_of([row]), self.example.take_reason()))
 
     def find(self) -> None:
         self.table_dock.show()

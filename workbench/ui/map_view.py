@@ -218,6 +218,20 @@ class MapView(QtWidgets.QWidget):
             "No map yet.\nRun the analysis (Ctrl+R) to place every example on the map.", self.gv)
         self.empty_label.setAlignment(QtCore.Qt.AlignCenter)
         self.empty_label.setStyleSheet(f"color: {theme.map_foreground().name()}; font-size: 13pt;")
+        self.busy = QtWidgets.QFrame(self.gv)  # "computing the map": phase and progress
+        self.busy.setObjectName("mapBusy")
+        self.busy.setStyleSheet("QFrame#mapBusy { background: rgba(128,128,128,40); border-radius: 6px; }")
+        bl = QtWidgets.QVBoxLayout(self.busy)
+        self.busy_label = QtWidgets.QLabel()
+        self.busy_label.setAlignment(QtCore.Qt.AlignCenter)
+        self.busy_label.setWordWrap(True)
+        self.busy_label.setStyleSheet(f"color: {theme.map_foreground().name()}; font-size: 11pt;")
+        self.busy_bar = QtWidgets.QProgressBar()
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setFixedHeight(8)
+        bl.addWidget(self.busy_label)
+        bl.addWidget(self.busy_bar)
+        self.busy.hide()
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.gv)
@@ -265,8 +279,10 @@ class MapView(QtWidgets.QWidget):
         self.gv.setCursor(QtCore.Qt.OpenHandCursor if mode == "pan" else QtCore.Qt.CrossCursor)
 
     # -- data ----------------------------------------------------------------------------------
-    def set_points(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
-        """Place the points (``None`` = no layout yet: shows a hint instead)."""
+    def set_points(self, x: np.ndarray | None, y: np.ndarray | None, keep_view: bool = False) -> None:
+        """Place the points (``None`` = no layout yet: shows a hint instead). ``keep_view`` keeps
+        the curator's pan and zoom (rows were added; the layout itself did not change)."""
+        old_range = self.vb.viewRange() if keep_view and len(self._x) and not self.vb.autoRangeEnabled()[0] else None
         if x is None or y is None or not len(x):
             self._x = np.zeros(0, np.float32)
             self._y = np.zeros(0, np.float32)
@@ -275,10 +291,33 @@ class MapView(QtWidgets.QWidget):
             self._y = np.asarray(y, np.float32)
         self._grid = None
         self.points.set_data(self._x, self._y)
-        self.empty_label.setVisible(not len(self._x))
+        self.empty_label.setVisible(not len(self._x) and not self.busy.isVisible())
         self.legend.setVisible(bool(len(self._x)) and self.legend.count() > 0)
         self.hover_marker.setData([], [])
-        self.fit()
+        self._hover_row = -1
+        if old_range is not None:
+            self.vb.setRange(xRange=old_range[0], yRange=old_range[1], padding=0)
+        else:
+            self.fit()
+        self._place_overlays()
+
+    def show_progress(self, phase: str | None, fraction: float | None = None) -> None:
+        """Say that the map is being computed (``phase``; ``fraction`` done or None = unknown);
+        ``None`` hides it. Over an empty map it sits in the middle, over a map at the bottom."""
+        if phase is None:
+            self.busy.hide()
+            self.empty_label.setVisible(not len(self._x))
+            return
+        self.busy_label.setText(("Computing the map — " if not len(self._x) else "Updating — ") + phase)
+        if fraction is None:
+            self.busy_bar.setRange(0, 0)
+        else:
+            self.busy_bar.setRange(0, 1000)
+            self.busy_bar.setValue(int(1000 * max(0.0, min(1.0, fraction))))
+        self.empty_label.hide()
+        self.busy.show()
+        self.busy.raise_()
+        self._place_overlays()
 
     @property
     def n_points(self) -> int:
@@ -375,6 +414,11 @@ class MapView(QtWidgets.QWidget):
             self.legend._fit()
         self.legend.move(max(4, self.gv.width() - self.legend.width() - 10), 10)
         self.empty_label.setGeometry(0, 0, self.gv.width(), self.gv.height())
+        w = min(420, max(200, self.gv.width() - 40))
+        if len(self._x):
+            self.busy.setGeometry(10, self.gv.height() - 70, w, 60)
+        else:
+            self.busy.setGeometry((self.gv.width() - w) // 2, self.gv.height() // 2 - 40, w, 70)
 
     # -- interaction ---------------------------------------------------------------------------
     def rows_in_rect(self, rect: QtCore.QRectF) -> np.ndarray:

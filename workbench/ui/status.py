@@ -2,7 +2,50 @@
 
 from __future__ import annotations
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+class ElidedLabel(QtWidgets.QLabel):
+    """A one-line label that never asks for more width than it has: long text ends in "…" (the
+    whole text is in the tooltip), so a status message can never widen the window."""
+
+    clicked = QtCore.Signal()
+
+    def __init__(self, text: str = "", parent=None, min_width: int = 40):
+        super().__init__(parent)
+        self._full = ""
+        self._min = min_width
+        self.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        self._full = text or ""
+        self.setToolTip(self._full if len(self._full) > 20 else self.toolTip())
+        self._elide()
+        self.updateGeometry()
+
+    def text(self) -> str:
+        return self._full
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802
+        return QtCore.QSize(self._min, super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802
+        w = self.fontMetrics().horizontalAdvance(self._full) + 8
+        return QtCore.QSize(max(self._min, w), super().sizeHint().height())
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, QtCore.Qt.ElideRight, max(10, self.width() - 4))
+        super().setText(shown)
+
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:
+        if ev.button() == QtCore.Qt.LeftButton:
+            self.clicked.emit()
+        super().mousePressEvent(ev)
 
 
 class StatusBar(QtWidgets.QStatusBar):
@@ -11,31 +54,31 @@ class StatusBar(QtWidgets.QStatusBar):
         self.setObjectName("statusBar")
         self.session = session
         self.win = win
-        self.notice = QtWidgets.QPushButton()
+        self.notice = ElidedLabel(min_width=80)
         self.notice.setObjectName("statusNotice")
-        self.notice.setFlat(True)
-        self.notice.setStyleSheet("QPushButton#statusNotice { color: #b35900; text-align: left; }")
+        self.notice.setCursor(QtCore.Qt.PointingHandCursor)
+        self.notice.setStyleSheet("QLabel#statusNotice { color: #b35900; }")
         self.notice.hide()
         self.notice.clicked.connect(self._on_notice)
         self._notice_kind = ""
-        self.counts = QtWidgets.QLabel()
+        self.counts = ElidedLabel(min_width=120)
         self.counts.setObjectName("statusCounts")
-        self.device = QtWidgets.QLabel("Encoder: not loaded")
+        self.device = QtWidgets.QLabel("")
         self.device.setObjectName("statusDevice")
         self.device.setToolTip("Where the embedding model runs (CUDA GPU or CPU)")
-        self.phase = QtWidgets.QLabel()
+        self.phase = ElidedLabel(min_width=60)
         self.phase.setObjectName("statusPhase")
         self.progress = QtWidgets.QProgressBar()
         self.progress.setObjectName("statusProgress")
-        self.progress.setFixedWidth(160)
+        self.progress.setFixedWidth(110)
         self.progress.setTextVisible(False)
         self.cancel = QtWidgets.QPushButton("Cancel")
         self.cancel.setObjectName("statusCancel")
         self.cancel.setToolTip("Stop the running background work")
         self.cancel.clicked.connect(self._on_cancel)
-        self.addWidget(self.notice)
-        for w in (self.phase, self.progress, self.cancel, self.counts, self.device):
-            self.addPermanentWidget(w)
+        self.addWidget(self.notice, 1)
+        for w, stretch in ((self.phase, 1), (self.progress, 0), (self.cancel, 0), (self.counts, 1), (self.device, 0)):
+            self.addPermanentWidget(w, stretch)
         for w in (self.phase, self.progress, self.cancel):
             w.hide()
         session.jobs.sig_activity.connect(self._on_activity)
@@ -97,7 +140,15 @@ class StatusBar(QtWidgets.QStatusBar):
         elif self._notice_kind == "load":
             self.win.show_load_problems()
 
-    def clear_notice(self) -> None:
-        self.notice.hide()
+    def clear_notice(self, kind: str | None = None) -> None:
+        """Hide the notice (only when it is of ``kind``, if given)."""
+        if kind is None or self._notice_kind == kind:
+            self.notice.hide()
+            self._notice_kind = ""
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802 - Qt naming
+        """Transient messages go into the (elided) notice area's place, never widening the window."""
+        super().showMessage(QtGui.QFontMetrics(self.font()).elidedText(
+            text, QtCore.Qt.ElideRight, max(200, self.width() - 600)), timeout)
 
 

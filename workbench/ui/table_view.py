@@ -249,6 +249,139 @@ class ExamplesModel(QtCore.QAbstractTableModel):
         self._pos = None
 
 
+STATES = (("kept", "Kept (not rejected)"), ("rejected", "Rejected"), ("edited", "Edited"),
+          ("added", "Added (promoted or new)"))
+ROLES = ("train", "production", "eval", "reference")
+
+
+def filter_rows_mask(ws, analysis, chosen: dict[str, set], selection_mask: np.ndarray | None = None) -> np.ndarray:
+    """Rows that pass the chosen filters: within a kind any choice (or), across kinds all (and).
+
+    ``chosen`` maps "role", "state", "tag", "flag", "cluster" to sets of values (empty = no
+    filter of that kind); ``selection_mask`` (when given) keeps only the selected rows.
+    """
+    n = ws.n
+    mask = np.ones(n, bool)
+    if chosen.get("role"):
+        mask &= np.isin(np.asarray(ws.role, dtype=object), list(chosen["role"]))
+    if chosen.get("state"):
+        rejected = np.asarray(ws.rejected, bool)
+        edited = np.asarray(ws.edited, bool)
+        added = np.asarray(ws.source_id) == 0
+        m = np.zeros(n, bool)
+        for st, v in (("kept", ~rejected), ("rejected", rejected), ("edited", edited), ("added", added)):
+            if st in chosen["state"]:
+                m |= v
+        mask &= m
+    if chosen.get("tag"):
+        want = set(chosen["tag"])
+        mask &= np.fromiter((bool(want & set(t)) for t in ws.tags), bool, count=n)
+    if analysis is not None and chosen.get("flag"):
+        want = set(chosen["flag"])
+        flags = analysis.flags
+        mask &= np.fromiter((bool(want & set(flags[i])) if i < len(flags) else False for i in range(n)),
+                            bool, count=n)
+    if analysis is not None and chosen.get("cluster"):
+        cl = np.asarray(analysis.cluster)
+        m = np.zeros(n, bool)
+        m[: len(cl)] = np.isin(cl[:n], list(chosen["cluster"]))
+        mask &= m
+    if selection_mask is not None and len(selection_mask) == n:
+        mask &= selection_mask
+    return mask
+
+
+class FilterMenu(QtWidgets.QMenu):
+    """The table's filters as one menu of checkable choices (stays open while you tick)."""
+
+    sig_changed = QtCore.Signal()
+    KINDS = ("role", "state", "tag", "flag", "cluster")
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.setObjectName("tableFilterMenu")
+        self.session = session
+        self.chosen: dict[str, set] = {k: set() for k in self.KINDS}
+        self.only_selected = False
+        self.aboutToShow.connect(self._build)
+
+    def set_choice(self, kind: str, value, on: bool = True) -> None:
+        (self.chosen[kind].add if on else self.chosen[kind].discard)(value)
+        self.sig_changed.emit()
+
+    def set_only_selected(self, on: bool) -> None:
+        self.only_selected = bool(on)
+        self.sig_changed.emit()
+
+    def clear_all(self) -> None:
+        for v in self.chosen.values():
+            v.clear()
+        self.only_selected = False
+        self.sig_changed.emit()
+
+    def mask(self) -> np.ndarray:
+        ws = self.session.ws
+        if ws is None:
+            return np.zeros(0, bool)
+        sel = self.session.selection.mask() if self.only_selected else None
+        return filter_rows_mask(ws, self.session.analysis, self.chosen, sel)
+
+    def active_text(self) -> str:
+        a = self.session.analysis
+        parts = []
+        for kind in self.KINDS:
+            vals = self.chosen[kind]
+            if not vals:
+                continue
+            if kind == "cluster" and a is not None:
+                names = [a.cluster_labels.get(int(c), str(c)) for c in sorted(vals)]
+            else:
+                names = sorted(str(v) for v in vals)
+            parts.append(" or ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else ""))
+        if self.only_selected:
+            parts.append("selected")
+        return " · ".join(parts)
+
+    def _add(self, menu, kind: str, value, text: str) -> None:
+        act = menu.addAction(text)
+        act.setCheckable(True)
+        act.setChecked(value in self.chosen[kind])
+        act.toggled.connect(lambda on, k=kind, v=value: self.set_choice(k, v, on))
+
+    def _build(self) -> None:
+        self.clear()
+        ws, a = self.session.ws, self.session.analysis
+        clear = self.addAction("Clear all filters")
+        clear.triggered.connect(self.clear_all)
+        sel = self.addAction("Only the selected examples")
+        sel.setCheckable(True)
+        sel.setChecked(self.only_selected)
+        sel.toggled.connect(self.set_only_selected)
+        if ws is None:
+            return
+        self.addSection("Role")
+        for r in ROLES:
+            self._add(self, "role", r, r)
+        self.addSection("State")
+        for key, text in STATES:
+            self._add(self, "state", key, text)
+        tags = sorted({t for ts in ws.tags for t in ts})
+        m = self.addMenu(f"Tag ({len(tags)})")
+        m.setEnabled(bool(tags))
+        for t in tags:
+            self._add(m, "tag", t, t)
+        if a is not None:
+            m = self.addMenu(f"Flag ({len(a.flag_counts)})")
+            m.setEnabled(bool(a.flag_counts))
+            for name, count in sorted(a.flag_counts.items(), key=lambda kv: -kv[1]):
+                self._add(m, "flag", name, f"{name}  ({count:,})")
+            m = self.addMenu(f"Cluster ({len(a.clusters)})")
+            for f in sorted(a.clusters, key=lambda f: -len(f.rows)):
+                cid = int(f.data.get("id", f.data.get("cluster", -1)))
+                self._add(m, "cluster", cid, f"{f.title}  ({len(f.rows):,})")
+            self._add(m, "cluster", -1, "no cluster (noise)")
+
+
 class ExamplesView(QtWidgets.QTableView):
     """The table view; Select All goes to the shared selection (fast at any size), not Qt's."""
 
@@ -287,28 +420,34 @@ class ExamplesTable(QtWidgets.QWidget):
         self.search.setObjectName("tableSearch")
         self.search.setPlaceholderText("Filter by keyword…   (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(120)
         self.mode = QtWidgets.QComboBox()
-        self.search.setMinimumWidth(200)
         self.mode.addItems(["Keyword", "Regex", "Meaning"])
-        self.mode.setToolTip("Keyword/Regex: filter prompts and responses. Similar meaning: press Enter to "
+        self.mode.setToolTip("Keyword/Regex: filter prompts and responses. Meaning: press Enter to "
                              "find the examples closest in meaning to what you typed.")
-        self.role = QtWidgets.QComboBox()
-        self.role.addItems(["All roles", "train", "production", "eval", "reference"])
-        self.only_selected = QtWidgets.QCheckBox("Only selected")
-        self.only_selected.setToolTip("Show only the selected examples")
+        self.filters = FilterMenu(self.session, self)
+        self.filters.sig_changed.connect(self._apply_filters)
+        self.filter_btn = QtWidgets.QToolButton()
+        self.filter_btn.setObjectName("tableFilters")
+        self.filter_btn.setText("Filter")
+        self.filter_btn.setPopupMode(QtWidgets.QToolButton.InstantPopup)
+        self.filter_btn.setMenu(self.filters)
+        self.filter_btn.setToolTip("Show only some examples: by role, state, tag, flag or cluster, and the "
+                                   "selection. Filters of different kinds combine (and) with each other and "
+                                   "with the search; several choices of one kind add up (or).")
         self.similar_btn = QtWidgets.QPushButton("Similar")
         self.similar_btn.setToolTip("Show the examples closest in meaning to the example you are looking at")
         self.count = QtWidgets.QLabel()
-        self.count.setMinimumWidth(120)
+        self.count.setMinimumWidth(60)
+        self.count.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.count.setAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
         bar = QtWidgets.QHBoxLayout()
         bar.setContentsMargins(4, 4, 4, 2)
         bar.addWidget(self.search, 3)
         bar.addWidget(self.mode)
-        bar.addWidget(self.role)
-        bar.addWidget(self.only_selected)
+        bar.addWidget(self.filter_btn)
         bar.addWidget(self.similar_btn)
-        bar.addWidget(self.count)
+        bar.addWidget(self.count, 1)
         self.view = ExamplesView()
         self.view.sig_select_all.connect(self.select_all_shown)
         self.view.setObjectName("examplesView")
@@ -338,8 +477,6 @@ class ExamplesTable(QtWidgets.QWidget):
         self.search.textChanged.connect(self._on_text)
         self.search.returnPressed.connect(self._on_return)
         self.mode.currentIndexChanged.connect(self._on_mode)
-        self.role.currentIndexChanged.connect(self._apply_filters)
-        self.only_selected.toggled.connect(self._apply_filters)
         self.similar_btn.clicked.connect(self.similar_to_current)
         self._update_count()
 
@@ -424,11 +561,11 @@ class ExamplesTable(QtWidgets.QWidget):
             return
         n = ws.n
         mask = np.ones(n, bool) if self._filter_mask is None or len(self._filter_mask) != n else self._filter_mask.copy()
-        role = self.role.currentText()
-        if self.role.currentIndex() > 0:
-            mask &= np.asarray(ws.role, dtype=object) == role
-        if self.only_selected.isChecked():
-            mask &= self.session.selection.mask()
+        mask &= self.filters.mask()
+        active = self.filters.active_text()
+        self.filter_btn.setText(f"Filter: {active}" if active else "Filter")
+        self.filter_btn.setToolTip(self.filter_btn.toolTip().split("\n\nNow: ")[0]
+                                   + (f"\n\nNow: {active}" if active else ""))
         sim = self.model.similarity
         if sim is not None and len(sim) == n:
             mask &= np.isfinite(sim)
@@ -447,6 +584,7 @@ class ExamplesTable(QtWidgets.QWidget):
         total = ws.n if ws is not None else 0
         shown = self.model.rowCount()
         self.count.setText(f"{shown:,} of {total:,}" if shown != total else f"{total:,} examples")
+        self.count.setToolTip(self.count.text())
 
     # -- find similar --------------------------------------------------------------------------
     def show_similarity(self, sims: np.ndarray, top: int = 500) -> None:
@@ -491,7 +629,7 @@ class ExamplesTable(QtWidgets.QWidget):
         self.session.selection.set(rows, origin="table", current=current)
 
     def _on_selection(self, origin: str) -> None:
-        if self.only_selected.isChecked() and origin != "table":
+        if self.filters.only_selected and origin != "table":
             self._apply_filters()
             return
         if origin != "table":
@@ -538,6 +676,19 @@ class ExamplesTable(QtWidgets.QWidget):
     def select_all_shown(self) -> None:
         """Select every row the table shows (after filters), in the shared selection."""
         self.session.selection.set(self.model.rows, origin="table-all")
+
+    def step(self, delta: int) -> None:
+        """Open the next (+1) / previous (-1) row of the table after the open example."""
+        rows = self.model.rows
+        if not len(rows):
+            return
+        cur = self.session.selection.current
+        pos = np.flatnonzero(rows == cur)
+        i = int(pos[0]) + delta if len(pos) else (0 if delta > 0 else len(rows) - 1)
+        i = max(0, min(len(rows) - 1, i))
+        row = int(rows[i])
+        self.session.selection.set([row], origin="table", current=row)
+        self.view.scrollTo(self.model.index(i, 0))
 
     def focus_search(self) -> None:
         self.search.setFocus()
