@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from dataclasses import fields, is_dataclass
 
 from PySide6 import QtCore, QtWidgets
 
@@ -105,88 +104,7 @@ class LoadProblemsDialog(QtWidgets.QDialog):
         self.resize(760, 420)
 
 
-class AnalysisSettingsDialog(QtWidgets.QDialog):
-    """Edit the analysis thresholds (saved in the project; documented in the README)."""
-
-    def __init__(self, params, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Analysis settings")
-        self.params = params
-        lay = QtWidgets.QVBoxLayout(self)
-        note = QtWidgets.QLabel("Thresholds used by the analysis. Changes apply to the next run (Ctrl+R) "
-                                "and are saved in the project.")
-        note.setWordWrap(True)
-        lay.addWidget(note)
-        form = QtWidgets.QFormLayout()
-        self.editors: dict[str, QtWidgets.QWidget] = {}
-        if is_dataclass(params):
-            for f in fields(params):
-                v = getattr(params, f.name)
-                ed = self._editor(v)
-                if ed is None:
-                    continue
-                doc = (f.metadata or {}).get("doc", "") if hasattr(f, "metadata") else ""
-                if doc:
-                    ed.setToolTip(doc)
-                form.addRow(f.name.replace("_", " "), ed)
-                self.editors[f.name] = ed
-        scroll = QtWidgets.QScrollArea()
-        holder = QtWidgets.QWidget()
-        holder.setLayout(form)
-        scroll.setWidget(holder)
-        scroll.setWidgetResizable(True)
-        lay.addWidget(scroll, 1)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Ok | QtWidgets.QDialogButtonBox.Cancel
-                                             | QtWidgets.QDialogButtonBox.RestoreDefaults)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QtWidgets.QDialogButtonBox.RestoreDefaults).clicked.connect(self._defaults)
-        lay.addWidget(buttons)
-        self.resize(480, 560)
-
-    @staticmethod
-    def _editor(v):
-        if isinstance(v, bool):
-            w = QtWidgets.QCheckBox()
-            w.setChecked(v)
-            return w
-        if isinstance(v, int):
-            w = QtWidgets.QSpinBox()
-            w.setRange(-1, 10_000_000)
-            w.setValue(v)
-            return w
-        if isinstance(v, float):
-            w = QtWidgets.QDoubleSpinBox()
-            w.setDecimals(3)
-            w.setRange(-1e6, 1e6)
-            w.setSingleStep(0.01)
-            w.setValue(v)
-            return w
-        if isinstance(v, str):
-            return QtWidgets.QLineEdit(v)
-        return None
-
-    def _defaults(self) -> None:
-        default = type(self.params)()
-        for name, ed in self.editors.items():
-            v = getattr(default, name)
-            if isinstance(ed, QtWidgets.QCheckBox):
-                ed.setChecked(bool(v))
-            elif isinstance(ed, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
-                ed.setValue(v)
-            elif isinstance(ed, QtWidgets.QLineEdit):
-                ed.setText(str(v))
-
-    def values(self) -> dict:
-        out = {}
-        for name, ed in self.editors.items():
-            if isinstance(ed, QtWidgets.QCheckBox):
-                out[name] = ed.isChecked()
-            elif isinstance(ed, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
-                out[name] = ed.value()
-            else:
-                out[name] = ed.text()
-        return out
+from workbench.ui.settings_dialog import AnalysisSettingsDialog  # noqa: E402,F401 - its home is settings_dialog
 
 
 def show_error(parent, message: str, detail: str = "") -> None:

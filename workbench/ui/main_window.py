@@ -338,9 +338,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
         if self.session.project is None:
             return
-        dlg = AnalysisSettingsDialog(self.session.analysis_params(), self)
+        p = self.session.project
+        dlg = AnalysisSettingsDialog(self.session.analysis_params(), self,
+                                     device=p.settings.get("device", "auto"), unit=p.unit)
         if dlg.exec() == QtWidgets.QDialog.Accepted:
             self.session.save_analysis_params(dlg.values())
+            if dlg.device_value() != p.settings.get("device", "auto"):
+                p.settings.set("device", dlg.device_value())
+            if dlg.unit_value() != p.unit:
+                p.settings.set("unit", dlg.unit_value())
+                self.session.reload()  # the prompts to analyse changed
             self.status.showMessage("Analysis settings saved; run the analysis (Ctrl+R) to apply them.", 8000)
 
     def export_dialog(self) -> None:
