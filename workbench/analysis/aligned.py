@@ -293,7 +293,9 @@ class AlignedAnalysis:
             out.append(Finding(f"group {gid}", members, data, keeper=keeper))
         # groups beyond the summary's listing limit: rebuilt from the per-example columns
         if len(listed) < int(sec.get("n_groups", 0) or 0):
-            removable_role = np.isin(self._roles, ["train", "reference"])
+            from workbench.analysis.duplicates import REMOVABLE_ROLES  # the one definition
+
+            removable_role = np.isin(self._roles, sorted(REMOVABLE_ROLES))
             order = np.argsort(self.dup_group, kind="stable")
             gids = self.dup_group[order]
             start = np.searchsorted(gids, 0)
