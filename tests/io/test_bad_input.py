@@ -11,7 +11,7 @@ import os
 import pytest
 
 from workbench.core.errors import InputError, StrictModeError
-from workbench.io import readers
+from workbench.io import readers, source_file
 from workbench.io.readers import read_source
 
 CHAT = '{"messages": [{"role": "user", "content": "hi %d"}, {"role": "assistant", "content": "hello"}]}'
@@ -72,7 +72,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
         def refuse(*args, **kwargs):
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr(readers, "open", refuse, raising=False)
+        monkeypatch.setattr(source_file, "_os_open", refuse)
     with pytest.raises(InputError, match="no permission to read"):
         read_source(p)
 
@@ -110,11 +110,14 @@ def test_invalid_utf8_line_is_reported_others_load(tmp_path):
     assert "invalid UTF-8" in reasons(src)[2]
 
 
-def test_lone_surrogate_escape_and_huge_int_load(tmp_path):
-    # valid JSON that orjson refuses: the standard parser decides, as Python trainers would
-    lines = ['{"text": "a\\ud800b"}', '{"text": "big", "n": 123456789012345678901234567890}']
+def test_huge_int_loads_but_a_lone_surrogate_is_reported(tmp_path):
+    # valid JSON syntax that orjson refuses: a huge integer is a value every step can hold; a lone
+    # surrogate is not Unicode (issue 11.8: it loaded, then crashed the tokenizer)
+    lines = ['{"text": "a\\ud800b"}', '{"text": "big", "n": 123456789012345678901234567890}',
+             '{"messages": [{"role": "user", "content": "x\\udc00"}]}']
     src = read_source(write(tmp_path, "odd.jsonl", "\n".join(lines)))
-    assert len(src) == 2 and src.extra["n"][1] == 123456789012345678901234567890
+    assert len(src) == 1 and src.extra["n"][0] == 123456789012345678901234567890
+    assert sorted(reasons(src)) == [1, 3] and "lone surrogate \\ud800" in reasons(src)[1]
 
 
 # ------------------------------------------------------------------------------------ per line

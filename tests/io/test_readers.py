@@ -105,8 +105,9 @@ def test_csv_auto_detect_mapping_and_bad_rows(tmp_path):
     src = read_source(p)
     assert (src.container, src.schema) == ("csv", "prompt_completion")
     assert src.prompt == ["What is 2+2?", 'A "quoted" and\r\nmultiline question', "last"]
-    assert list(src.lines) == [2, 3, 6]  # data rows after the header line 1; the blank row 5 is no record
-    assert {e.line: e.reason for e in src.errors} == {4: "row has 2 fields, the header has 3"}
+    # physical lines (header = line 1): the quoted cell spans lines 3-4, line 6 is blank (no record)
+    assert list(src.lines) == [2, 3, 7]
+    assert {e.line: e.reason for e in src.errors} == {5: "row has 2 fields, the header has 3"}
     assert src.extra["label"] == ["math", "misc", "x"]
     assert json.loads(src.raw[0]) == {"question": "What is 2+2?", "answer": "4", "label": "math"}
     mapped = read_source(p, mapping={"prompt": "label"})

@@ -73,8 +73,8 @@ class Destination:
         try:
             os.mkdir(self.staging)
             mark = {"tool": TOOL_NAME, "target": str(self.target), "pid": os.getpid(), "host": socket.gethostname()}
-            with open(self.staging / STAGING_MARK, "x", encoding="utf-8") as f:
-                json.dump(mark, f)
+            with open(self.staging / STAGING_MARK, "xb") as f:
+                f.write(json.dumps(mark).encode("utf-8"))  # one write: the marker is empty or whole
         except OSError as exc:
             self.abort()
             raise ExportError(f"Cannot write in {parent}: {exc.strerror or exc}. Nothing was exported.") from None
@@ -237,6 +237,12 @@ def _clean_leftovers(target: Path) -> None:
                 shutil.rmtree(p, ignore_errors=True)  # made by this tool, in a folder of its own
         elif read_record(p) is not None:
             remove_export(p)
+        else:  # killed between making the folder and writing its marker: only an empty marker, if any
+            with contextlib.suppress(OSError):
+                mark_file = p / STAGING_MARK
+                if mark_file.is_file() and not mark_file.is_symlink() and mark_file.stat().st_size == 0:
+                    mark_file.unlink()
+                p.rmdir()  # fails unless empty: nothing else is ever removed here
 
 
 def _restore_aside(target: Path) -> None:

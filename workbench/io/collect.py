@@ -241,7 +241,7 @@ class Collector:
                 col.append(obj[k])
 
     # ------------------------------------------------------------------------------- result
-    def finish(self, total_lines: int, mapping_used: bool = False) -> SourceData:
+    def finish(self, total_lines: int, mapping_used: bool = False, *, sha256: str = "") -> SourceData:
         if self.detection is None:
             self._flush()
         n = len(self.raw)
@@ -275,6 +275,7 @@ class Collector:
             mapping=dict(d.fields),
             notes=self.notes,
             stats=stats,
+            sha256=sha256,
         )
 
     def _no_records(self) -> InputError:

@@ -86,6 +86,7 @@ class SourceData:
     #                text field, BOM, CRLF, JSON array, blank lines), for inspect and the GUI
     stats: dict[str, Any] = field(default_factory=dict)  # reader counts: "roles" (turns per chat
     #                role over loaded records), "blank_lines"
+    sha256: str = ""  # of exactly the bytes the reader parsed (the file as opened; see io.source_file)
 
     def __len__(self) -> int:
         return len(self.raw)

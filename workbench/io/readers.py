@@ -20,7 +20,11 @@ a curator fixes it by loading each part as its own source (or forcing ``schema``
 Per-line problems become :class:`~workbench.io.model.LoadError` (file, 1-based line, reason):
 invalid JSON, invalid UTF-8, wrong type (not an object), missing field, unknown role, empty
 conversation, no user turn, a record of another schema than the file's, line too large (more than
-``max_line_bytes``, default :data:`MAX_LINE_BYTES` = 16 MiB). ``strict=True`` raises
+``max_line_bytes``, default :data:`MAX_LINE_BYTES` = 16 MiB), a value no later step can hold
+(NaN, Infinity, 1e400, a lone surrogate escape, nesting deeper than 100 levels: see
+:mod:`workbench.io.values`). Only regular files are read (a FIFO, socket or device is refused at
+once), through one open file whose bytes are hashed as they are parsed (``SourceData.sha256``,
+see :mod:`workbench.io.source_file`). ``strict=True`` raises
 :class:`~workbench.core.errors.StrictModeError` at the first one instead. Whole-file problems (missing,
 unreadable, a folder, empty, binary, UTF-16, no record loaded) raise
 :class:`~workbench.core.errors.InputError`.
@@ -28,11 +32,12 @@ unreadable, a folder, empty, binary, UTF-16, no record loaded) raise
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
@@ -40,6 +45,8 @@ from workbench.core.errors import InputError
 from workbench.core.progress import CancelToken, ProgressFn, ensure, throttled
 from workbench.io.collect import Collector
 from workbench.io.model import DEFAULT_UNIT, SourceData
+from workbench.io.source_file import SourceFile
+from workbench.io.values import MAX_DEPTH, needs_check, value_problem
 
 MAX_LINE_BYTES = 16 << 20  # a longer line is reported as "line too large" (raise it if you need)
 BLOCK_BYTES = 8 << 20
@@ -89,27 +96,30 @@ def read_source(
     path = Path(path).expanduser()
     progress, cancel = ensure(progress, cancel)
     progress = throttled(progress)
-    head = _open_check(path)
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffixes else ""
-    kw: dict[str, Any] = dict(schema=schema, unit=unit, mapping=mapping, strict=strict)
-    if head.startswith(b"PAR1") or path.suffix.lower() in (".parquet", ".pq"):
-        from workbench.io.tabular import read_parquet
+    with SourceFile(path) as sf:
+        head = sf.head(SNIFF_BYTES)
+        if not head:
+            raise InputError(f"{path.name}: empty file (0 bytes)")
+        suffix = "".join(path.suffixes[-2:]).lower() if path.suffixes else ""
+        kw: dict[str, Any] = dict(schema=schema, unit=unit, mapping=mapping, strict=strict, sf=sf)
+        if head.startswith(b"PAR1") or path.suffix.lower() in (".parquet", ".pq"):
+            from workbench.io.tabular import read_parquet
 
-        return read_parquet(path, progress=progress, cancel=cancel, **kw)
-    _check_text(path, head)
-    if path.suffix.lower() in (".csv", ".tsv") or suffix.endswith((".csv", ".tsv")):
-        from workbench.io.tabular import read_csv
+            return read_parquet(path, progress=progress, cancel=cancel, **kw)
+        _check_text(path, head)
+        if path.suffix.lower() in (".csv", ".tsv") or suffix.endswith((".csv", ".tsv")):
+            from workbench.io.tabular import read_csv
 
-        return read_csv(path, progress=progress, cancel=cancel, **kw)
-    body = head[3:] if head.startswith(BOM) else head
-    if body.lstrip()[:1] == b"[" and _is_json_array(body):
-        return read_json_array(path, progress=progress, cancel=cancel, **kw)
-    try:
-        return read_jsonl(path, progress=progress, cancel=cancel, max_line_bytes=max_line_bytes, **kw)
-    except InputError as exc:
-        if body.lstrip()[:1] == b"{" and not strict:
-            _explain_single_object(path, exc)
-        raise
+            return read_csv(path, progress=progress, cancel=cancel, **kw)
+        body = head[3:] if head.startswith(BOM) else head
+        if body.lstrip()[:1] == b"[" and _is_json_array(body):
+            return read_json_array(path, progress=progress, cancel=cancel, **kw)
+        try:
+            return read_jsonl(path, progress=progress, cancel=cancel, max_line_bytes=max_line_bytes, **kw)
+        except InputError as exc:
+            if body.lstrip()[:1] == b"{" and not strict:
+                _explain_single_object(path, exc)
+            raise
 
 
 def _explain_single_object(path: Path, exc: InputError) -> None:
@@ -136,22 +146,14 @@ def _explain_single_object(path: Path, exc: InputError) -> None:
 # ------------------------------------------------------------------------------- whole-file checks
 
 
-def _open_check(path: Path) -> bytes:
-    """The file's first bytes, or :class:`InputError` for a file that cannot be read at all."""
-    try:
-        if path.is_dir():
-            raise InputError(f"{path} is a folder, not a data file")
-        with open(path, "rb") as f:
-            head = f.read(SNIFF_BYTES)
-    except FileNotFoundError:
-        raise InputError(f"file not found: {path}") from None
-    except PermissionError:
-        raise InputError(f"no permission to read {path}") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not head:
-        raise InputError(f"{path.name}: empty file (0 bytes)")
-    return head
+@contextlib.contextmanager
+def opened(path: Path, sf: SourceFile | None) -> Iterator[SourceFile]:
+    """``sf`` when the caller opened the file already (read_source), else the file opened here."""
+    if sf is not None:
+        yield sf
+        return
+    with SourceFile(path) as own:
+        yield own
 
 
 def _check_text(path: Path, head: bytes) -> None:
@@ -189,15 +191,16 @@ def read_jsonl(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    sf: SourceFile | None = None,
 ) -> SourceData:
     progress, cancel = ensure(progress, cancel)
     col = Collector(path, "jsonl", schema=schema, unit=unit, mapping=mapping, strict=strict)
     reader = _JsonlBlocks(col, max_line_bytes)
-    total = path.stat().st_size
     phase = f"reading {path.name}"
     done = 0
-    progress(0, total, phase)
-    with open(path, "rb") as f:
+    with opened(path, sf) as f:
+        total = f.stat.st_size
+        progress(0, total, phase)
         chunk = f.read(BLOCK_BYTES)
         if chunk.startswith(BOM):
             chunk = chunk[3:]
@@ -208,13 +211,13 @@ def read_jsonl(
             cancel.check()
             progress(done, total, phase)
             chunk = f.read(BLOCK_BYTES)
-    reader.close()
-    if reader.crlf:
-        col.notes.append("Windows (CRLF) line ends")
-    if reader.blank:
-        col.notes.append(f"{reader.blank} blank line(s) skipped (not records)")
-    col.stats["blank_lines"] = reader.blank
-    return col.finish(reader.line_no)
+        reader.close()
+        if reader.crlf:
+            col.notes.append("Windows (CRLF) line ends")
+        if reader.blank:
+            col.notes.append(f"{reader.blank} blank line(s) skipped (not records)")
+        col.stats["blank_lines"] = reader.blank
+        return col.finish(reader.line_no, sha256=f.digest())
 
 
 def _too_large_reason(size: int, limit: int) -> str:
@@ -295,7 +298,7 @@ class _JsonlBlocks:
             if len(line) > quarter and len(line.encode("utf-8", "surrogatepass")) > limit:
                 reason = _too_large_reason(len(line.encode("utf-8", "surrogatepass")), limit)
             else:
-                if fast:
+                if fast and "\\ud" not in line and "\\uD" not in line:  # surrogate escapes: the full parser
                     m = chat3(line)
                     if m is not None:
                         nums.append(line_no)
@@ -310,16 +313,19 @@ class _JsonlBlocks:
                         continue
                 try:
                     obj = loads(line)
+                    if needs_check(line):
+                        reason = value_problem(obj)
                 except (orjson.JSONDecodeError, _JSONDecodeError):
                     if not line or line.isspace():
                         self.blank += 1
                         continue
                     try:
                         obj = json.loads(line)  # what orjson refuses but JSON allows (huge ints, lone surrogates)
+                        reason = value_problem(obj)  # ... and what no later step can hold (io.values)
                     except _JSONDecodeError as exc:
                         reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
                     except RecursionError:
-                        reason = "invalid JSON: nested too deeply"
+                        reason = f"nested more than {MAX_DEPTH} levels deep (the limit for a record)"
             if reason is None:
                 nums.append(line_no)
                 raws.append(line)
@@ -364,11 +370,14 @@ def read_json_array(
     strict: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    sf: SourceFile | None = None,
 ) -> SourceData:
     """A file holding one JSON array of records (read whole: arrays cannot be streamed by line)."""
     progress, cancel = ensure(progress, cancel)
     col = Collector(path, "json", schema=schema, unit=unit, mapping=mapping, strict=strict)
-    data = path.read_bytes()
+    with opened(path, sf) as f:
+        data = f.read_rest()
+        sha = f.digest()
     if data.startswith(BOM):
         data = data[3:]
         col.notes.append("UTF-8 byte order mark at the start (ignored)")
@@ -406,7 +415,11 @@ def read_json_array(
         if bad:
             col.error(line, "invalid UTF-8 in this element; the file must be UTF-8")
         else:
-            col.add(line, raw, obj)
+            problem = value_problem(obj)
+            if problem:
+                col.error(line, problem)
+            else:
+                col.add(line, raw, obj)
         n += 1
         pos = _WS.match(text, end).end()
         if pos < total and text[pos] == ",":
@@ -427,4 +440,4 @@ def read_json_array(
                         "(in a JSON array nothing after this point can be read)")
         break
     progress(total, total, phase)
-    return col.finish(n)
+    return col.finish(n, sha256=sha)

@@ -6,17 +6,19 @@ Columns map to the normalised view through ``mapping`` (``{"prompt": "question",
 ``messages``, ``conversations`` or ``history`` column holding JSON text (how chat data is usually
 stored in CSV) is parsed. Every other column is an extra column (``label``, ``timestamp`` ...).
 
-Line numbers: in CSV the header is line 1, so the first data row is line 2 (a row is one record
-even when a quoted cell spans several physical lines); in Parquet the first row is line 1.
+Line numbers: in CSV they are physical lines, the header being line 1 (a record whose quoted cell
+spans several lines has the number of its first line); in Parquet the first row is line 1.
 ``raw`` holds the row as a JSON object.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,17 @@ from workbench.core.errors import InputError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 from workbench.io.collect import Collector
 from workbench.io.model import DEFAULT_UNIT, SourceData
+from workbench.io.source_file import SourceFile
+from workbench.io.values import MAX_DEPTH, value_problem
 
 JSON_COLUMNS = ("messages", "conversations", "history")
 BATCH_ROWS = 65536
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
-def _json_cells(row: dict[str, Any], columns: tuple[str, ...]) -> None:
+def _json_cells(row: dict[str, Any], columns: tuple[str, ...]) -> str | None:
+    """Parse JSON text in the chat columns in place; a reason when a value of the row is one no later
+    step can hold (see :mod:`workbench.io.values`: the same policy as JSON input, e.g. a NaN float)."""
     for c in columns:
         v = row.get(c)
         if isinstance(v, str) and v[:1] in ("[", "{"):
@@ -38,6 +44,9 @@ def _json_cells(row: dict[str, Any], columns: tuple[str, ...]) -> None:
                 row[c] = json.loads(v)
             except ValueError:
                 pass  # left as text; validation reports the wrong type
+            except RecursionError:
+                return f"column {c!r}: nested more than {MAX_DEPTH} levels deep (the limit for a record)"
+    return value_problem(row)
 
 
 def _json_columns(mapping: dict[str, str] | None) -> tuple[str, ...]:
@@ -65,6 +74,33 @@ def _raw(row: dict[str, Any]) -> str:
     return line
 
 
+class _Lines:
+    """The physical lines of a text file, numbered, for ``csv.reader``: remembers which lines the
+    current record took (``taken``) and can give lines back to be read again (``again``)."""
+
+    def __init__(self, f):
+        self._it = iter(f)
+        self.no = 0  # physical lines read from the file so far
+        self._pending: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self._pending:
+            item = self._pending.popleft()
+        else:
+            text = next(self._it)
+            self.no += 1
+            item = (self.no, text)
+        self.taken.append(item)
+        return item[1]
+
+    def again(self, items: list[tuple[int, str]]) -> None:
+        self._pending.extendleft(reversed(items))
+
+
 def read_csv(
     path: Path,
     *,
@@ -74,18 +110,28 @@ def read_csv(
     strict: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    sf: SourceFile | None = None,
 ) -> SourceData:
-    """A CSV (``,``) or TSV (``\\t``, also a .csv whose header has tabs and no commas) file with a header."""
+    """A CSV (``,``) or TSV (``\\t``, also a .csv whose header has tabs and no commas) file with a header.
+
+    Every physical line ends up loaded (as part of a record) or reported. A record is numbered by
+    its first physical line (header = line 1). A record that spans several lines and has the wrong
+    number of fields is almost always a quote left open (``"`` never closed), which would swallow
+    every later line into one field: its first line is reported and the lines after it are read
+    again as rows of their own."""
+    from workbench.io.readers import opened
+
     progress, cancel = ensure(progress, cancel)
     col = Collector(path, "csv", schema=schema, unit=unit, mapping=mapping, strict=strict)
-    total = path.stat().st_size
     phase = f"reading {path.name}"
     csv.field_size_limit(min(sys.maxsize, (1 << 31) - 1))
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-        first = f.readline()
-        delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
-        f.seek(0)
-        reader = csv.reader(f, delimiter=delimiter)
+    with opened(path, sf) as raw:
+        total = raw.stat.st_size
+        first = raw.head(1 << 16).split(b"\n", 1)[0]
+        delimiter = "\t" if path.suffix.lower() == ".tsv" or (b"\t" in first and b"," not in first) else ","
+        f = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", errors="surrogateescape", newline="")
+        lines = _Lines(f)
+        reader = csv.reader(lines, delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:
@@ -100,39 +146,58 @@ def read_csv(
             raise InputError(f"{path.name}: duplicate column name(s) in the header: {', '.join(dupes)}")
         if not any(header):
             raise InputError(f"{path.name}: the first line is not a header of column names")
+        if len(lines.taken) > 1:
+            raise InputError(f"{path.name}: the header spans lines 1-{lines.taken[-1][0]} (a quote left open?)")
         _check_mapping(path, header, mapping)
         json_cols = _json_columns(mapping)
         width = len(header)
-        row_no = 1
-        done = 0
+        done = blank = 0
         while True:
+            lines.taken = []
             try:
                 cells = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
-                row_no += 1
-                col.error(row_no, f"unreadable CSV row: {exc}")
+                taken = lines.taken
+                col.error(taken[0][0] if taken else lines.no, f"unreadable CSV row: {exc}")
+                lines.again(taken[1:])
+                reader = csv.reader(lines, delimiter=delimiter)
                 continue
-            row_no += 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
+            taken = lines.taken
+            line_no = taken[0][0]
+            if not cells or (len(cells) == 1 and not cells[0].strip() and len(taken) == 1):
+                blank += 1
                 continue  # blank line
             if len(cells) != width:
-                col.error(row_no, f"row has {len(cells)} fields, the header has {width}")
+                if len(taken) > 1:  # a quote left open swallowed the lines after it: read them again
+                    col.error(line_no, f"row has {len(cells)} field(s), the header has {width}: a quote opened "
+                                       f"on this line is not closed where the row should end (it ran to line "
+                                       f"{taken[-1][0]}); the lines after it are read as rows of their own")
+                    lines.again(taken[1:])
+                    reader = csv.reader(lines, delimiter=delimiter)
+                else:
+                    col.error(line_no, f"row has {len(cells)} fields, the header has {width}")
                 continue
             if any(_SURROGATE.search(c) for c in cells):
-                col.error(row_no, "invalid UTF-8 in this row; the file must be UTF-8")
+                col.error(line_no, "invalid UTF-8 in this row; the file must be UTF-8")
                 continue
             row = dict(zip(header, cells))
-            raw = _raw(row)
-            done += len(raw)
-            _json_cells(row, json_cols)
-            col.add(row_no, raw, row)
-            if row_no % 10000 == 0:
+            raw_text = _raw(row)
+            done += len(raw_text)
+            reason = _json_cells(row, json_cols)
+            if reason:
+                col.error(line_no, reason)
+                continue
+            col.add(line_no, raw_text, row)
+            if lines.no % 10000 == 0:
                 cancel.check()
                 progress(min(done, total), total, phase)
-    progress(total, total, phase)
-    return col.finish(row_no - 1)  # data rows seen (the header is line 1)
+        progress(total, total, phase)
+        if blank:
+            col.notes.append(f"{blank} blank line(s) skipped (not records)")
+        col.stats["blank_lines"] = blank
+        return col.finish(lines.no - 1, sha256=raw.digest())  # physical lines after the header
 
 
 def read_parquet(
@@ -144,14 +209,29 @@ def read_parquet(
     strict: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    sf: SourceFile | None = None,
 ) -> SourceData:
-    """A Parquet file, read in batches of :data:`BATCH_ROWS` rows."""
+    """A Parquet file, read in batches of :data:`BATCH_ROWS` rows (hashed whole first, through the
+    same open file, so the hash is of the bytes read)."""
+    from workbench.io.readers import opened
+
+    with opened(path, sf) as f:
+        sha = f.hash_all()
+        with f.reopen() as handle:
+            data = _read_parquet(path, handle, schema=schema, unit=unit, mapping=mapping, strict=strict,
+                                 progress=progress, cancel=cancel)
+        f.check_unchanged()
+    data.sha256 = sha
+    return data
+
+
+def _read_parquet(path: Path, handle, *, schema, unit, mapping, strict, progress, cancel) -> SourceData:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     progress, cancel = ensure(progress, cancel)
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(handle)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path.name}: not a readable Parquet file ({exc})") from None
     columns = pf.schema_arrow.names
@@ -166,7 +246,10 @@ def read_parquet(
             for row in batch.to_pylist():
                 row_no += 1
                 raw = _raw(row)
-                _json_cells(row, json_cols)
+                reason = _json_cells(row, json_cols)
+                if reason:
+                    col.error(row_no, reason)
+                    continue
                 col.add(row_no, raw, row)
             cancel.check()
             progress(row_no, total, phase)
