@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtWidgets
 
 from workbench.ui import theme
 
-TOP = 25  # clusters shown in the chart (largest change first)
+TOP = 15  # clusters shown in the chart (largest change first)
 
 
 def _plan_job(snap, mode, max_weight, *, progress=None, cancel=None):
@@ -56,10 +56,14 @@ class RebalanceDialog(QtWidgets.QDialog):
         row.addStretch(1)
         lay.addLayout(row)
         self.chart = pg.PlotWidget(background=theme.map_background())
+        self.chart.setObjectName("rebalanceChart")
         self.chart.setMinimumHeight(260)
-        self.chart.showGrid(y=True, alpha=0.2)
-        self.chart.setLabel("left", "share of training data", units="%")
-        self.chart.addLegend(offset=(-10, 10))
+        self.chart.showGrid(x=True, alpha=0.2)
+        self.chart.setLabel("bottom", "share of the training data (%)")  # a plain %: no SI prefix ("k%")
+        self.chart.getAxis("bottom").enableAutoSIPrefix(False)
+        self.chart.setMouseEnabled(x=False, y=False)
+        self.chart.setMenuEnabled(False)
+        self.legend = self.chart.addLegend(offset=(-10, 10))
         lay.addWidget(self.chart, 2)
         self.text = QtWidgets.QTextBrowser()
         self.text.setMaximumHeight(170)
@@ -75,7 +79,7 @@ class RebalanceDialog(QtWidgets.QDialog):
         ex = session.jobs["plan"]
         ex.sig_finished.connect(self._on_plan)
         ex.sig_failed.connect(self._on_failed)
-        self.resize(900, 640)
+        self.resize(900, 620)
         QtCore.QTimer.singleShot(0, self.preview)
 
     def preview(self) -> None:
@@ -107,25 +111,50 @@ class RebalanceDialog(QtWidgets.QDialog):
         msg, _ = error_text(exc)
         self.text.setHtml(f"<span style='color:#d62728'>{html.escape(msg)}</span>")
 
+    @staticmethod
+    def chart_rows(plan, top: int = TOP) -> list[tuple[str, float, float, float]]:
+        """(label, before %, after %, target %) of the ``top`` clusters that change most, largest
+        target first: shares of the (weighted) training data, all three on the same 0-100 scale."""
+        ch = list(plan.clusters)
+        tot_b = sum(c.before for c in ch) or 1.0
+        tot_a = sum(c.after for c in ch) or 1.0
+        rows = [((c.label or f"cluster {c.cluster}"), 100.0 * c.before / tot_b, 100.0 * c.after / tot_a,
+                 100.0 * float(c.target_share)) for c in ch]
+        rows.sort(key=lambda r: -max(abs(r[2] - r[1]), abs(r[3] - r[1])))
+        rows = rows[:top]
+        rows.sort(key=lambda r: -r[3])
+        return rows
+
     def _draw(self, plan) -> None:
-        rows = plan.before_after()
-        tot_b = sum(r[2] for r in rows) or 1.0
-        tot_a = sum(r[3] for r in rows) or 1.0
-        rows = sorted(rows, key=lambda r: -abs(r[3] / tot_a - r[2] / tot_b))[:TOP]
-        rows.sort(key=lambda r: -r[4])
+        rows = self.chart_rows(plan)
         self.chart.clear()
-        x = np.arange(len(rows))
-        before = np.array([100 * r[2] / tot_b for r in rows])
-        after = np.array([100 * r[3] / tot_a for r in rows])
-        target = np.array([100 * r[4] for r in rows])
-        w = 0.38
-        self.chart.addItem(pg.BarGraphItem(x=x - w / 2, height=before, width=w, brush=theme.NEUTRAL, name="before"))
-        self.chart.addItem(pg.BarGraphItem(x=x + w / 2, height=after, width=w, brush=theme.ROLE_COLOURS["train"],
-                                           name="after"))
-        self.chart.plot(x, target, pen=None, symbol="_", symbolSize=22, symbolPen=pg.mkPen(theme.ALERT, width=3),
-                        name="target")
-        ax = self.chart.getAxis("bottom")
-        ax.setTicks([[(i, (r[1] or f"cluster {r[0]}")[:14]) for i, r in enumerate(rows)]])
+        if self.legend is not None:
+            self.legend.clear()
+        # horizontal bars: one row per cluster, its name readable on the left
+        n = len(rows)
+        y = np.arange(n, dtype=float)[::-1]  # the largest target on top
+        before = np.array([r[1] for r in rows])
+        after = np.array([r[2] for r in rows])
+        target = np.array([r[3] for r in rows])
+        h = 0.38
+        b1 = pg.BarGraphItem(x0=np.zeros(n), y=y + h / 2, height=h, width=before, brush=theme.NEUTRAL, pen=None)
+        b2 = pg.BarGraphItem(x0=np.zeros(n), y=y - h / 2, height=h, width=after, brush=theme.ROLE_COLOURS["train"],
+                             pen=None)
+        self.chart.addItem(b1)
+        self.chart.addItem(b2)
+        tgt = self.chart.plot(target, y, pen=None, symbol="|", symbolSize=18,
+                              symbolPen=pg.mkPen(theme.ALERT, width=3))
+        if self.legend is not None:
+            self.legend.addItem(b1, "before")
+            self.legend.addItem(b2, "after")
+            self.legend.addItem(tgt, "target")
+        ax = self.chart.getAxis("left")
+        ticks = [(float(y[i]), (r[0] if len(r[0]) <= 28 else r[0][:27] + "…")) for i, r in enumerate(rows)]
+        ax.setTicks([ticks])
+        ax.setWidth(min(240, 16 + max([self.fontMetrics().horizontalAdvance(t) for _y, t in ticks] + [60])))
+        top = float(max([1.0] + list(before) + list(after) + list(target)))
+        self.chart.setXRange(0, top * 1.08, padding=0)
+        self.chart.setYRange(-0.7, n - 0.3, padding=0)
         needs = "".join(f"<li><b>{html.escape(n.label or f'cluster {n.cluster}')}</b>: {html.escape(n.reason)}</li>"
                         for n in plan.needs_new_data[:12])
         self.text.setHtml(
