@@ -84,3 +84,19 @@ def test_unsupported_architectures_are_named(tmp_path):
     with pytest.raises(ModelError, match="cannot be built without torch"):
         bert_onnx.build_bert(tmp_path)
     assert bert_onnx.supported(models.default_model_source()) == ""
+
+
+def test_add_without_the_convert_extra_says_what_to_install(tmp_path):
+    """`models --add` is the one feature that needs torch: without it, one line naming the extra."""
+    code = (
+        "import sys\n"
+        f"for m in {BLOCKED!r}: sys.modules[m] = None\n"
+        "from workbench.cli.main import main\n"
+        "from workbench.embed.models import default_model_source\n"
+        "sys.exit(main(['models', '--add', str(default_model_source()), '--name', 'copy']))\n"
+    )
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert "curation-workbench[convert]" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "models" / "copy").exists()

@@ -17,9 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list embedding models and the device that would run them; add or remove models",
         description=(
             "List the converted embedding models (dimension, precision variants, device that would run "
-            "them). --add converts any sentence-transformers model folder to ONNX (fp32 + int8) offline; "
-            "a Hugging Face hub id is downloaded only with --download, the one time the workbench "
-            "contacts a model hub. The default model all-MiniLM-L6-v2 is converted on first use "
+            "them; when CUDA cannot be used, exactly which libraries are missing and where they come from). "
+            "--add converts any sentence-transformers model folder to ONNX (fp32 + int8) offline; it needs "
+            "PyTorch, an optional extra: pip install 'curation-workbench[convert]'. "
+            "A Hugging Face hub id is downloaded only with --download, the one time the workbench "
+            "contacts a model hub. The default model all-MiniLM-L6-v2 is built on first use without torch "
             "(or now, with --prepare)."
         ),
     )
