@@ -76,3 +76,24 @@ def test_gui_job_and_cli_give_identical_results_and_findings_select_the_right_ro
     s.sig_stale.connect(stale.append)
     s.save_analysis_params({"near_dup_threshold": 0.95})
     assert s.analysis_stale and stale
+
+
+def test_a_background_answer_about_older_data_is_dropped(qtbot, window, tmp_path):
+    """The vectors job works on a snapshot; when the curator edits while it runs, its answer
+    (about the data before the edit) is dropped instead of applied."""
+    from workbench.project.ops import Edit
+
+    win, s = window, window.session
+    open_files(qtbot, win, write_twin_files(tmp_path / "data"), tmp_path / "twin.wbproj")
+    s.jobs.wait_all(60_000)
+    s.vectors = None
+    with qtbot.waitSignal(s.jobs["embed"].sig_finished, timeout=300_000):
+        assert not s.ensure_vectors()  # submitted with a snapshot of the rows as they are now
+        row = s.ws.index_of((1, 3))
+        rec = s.ws.record(row)
+        rec["instruction"] = "Edited while the vectors were computed"
+        assert s.apply(Edit((1, 3), rec)) is not None
+    assert s.vectors is None  # dropped: it described the data before the edit
+    with qtbot.waitSignal(s.sig_vectors, timeout=300_000):
+        assert not s.ensure_vectors()
+    assert s.vectors is not None and len(s.vectors[0]) == s.ws.n

@@ -290,6 +290,7 @@ class ProjectAnalysis:
     encoder: Any
     current: bool  # the result is current for the snapshot's data and these parameters
     embed_stats: tuple[int, int] = (0, 0)
+    aligned: Any = None  # an AlignedAnalysis over the snapshot's rows, when a front end asks for it
 
     @property
     def revision(self) -> int:

@@ -30,6 +30,17 @@ def _encoder(encoder, model, device, progress, cancel):
     return encoder if encoder is not None else get_encoder_for(model, device, progress=progress, cancel=cancel)
 
 
+def _aligned(outcome):
+    """Align the result to the snapshot's rows here, off the GUI thread (the session applies it
+    only while the workspace is still at the snapshot's revision, so the rows are the same)."""
+    from workbench.analysis.aligned import AlignedAnalysis
+
+    if outcome is not None and outcome.result is not None:
+        d = outcome.data
+        outcome.aligned = AlignedAnalysis(outcome.result, d.source_id, d.line, d.role)
+    return outcome
+
+
 def analyse_job(data, params, folder, *, model=None, device="auto", encoder=None, progress=None, cancel=None):
     """Embed ``data`` (an :class:`~workbench.analysis.project_analysis.AnalysisData` snapshot)
     through the vector cache and bring the project's results in ``folder`` up to date."""
@@ -37,7 +48,7 @@ def analyse_job(data, params, folder, *, model=None, device="auto", encoder=None
 
     progress, cancel = ensure(progress, cancel)
     encoder = _encoder(encoder, model, device, progress, cancel)
-    return pa.analyse(data, params, folder, encoder=encoder, progress=progress, cancel=cancel)
+    return _aligned(pa.analyse(data, params, folder, encoder=encoder, progress=progress, cancel=cancel))
 
 
 def open_stored_job(data, params, folder, *, model=None, device="auto", encoder=None, progress=None,
@@ -51,7 +62,7 @@ def open_stored_job(data, params, folder, *, model=None, device="auto", encoder=
     if read_cache_meta(folder) is None:
         return None
     encoder = _encoder(encoder, model, device, progress, cancel)
-    return pa.open_stored(data, params, folder, encoder=encoder, progress=progress, cancel=cancel)
+    return _aligned(pa.open_stored(data, params, folder, encoder=encoder, progress=progress, cancel=cancel))
 
 
 def vectors_job(data, model=None, device="auto", encoder=None, *, progress=None, cancel=None):

@@ -297,7 +297,10 @@ class Session(QtCore.QObject):
     def _apply_analysis(self, outcome) -> None:
         self.vectors = (outcome.prompt_vecs, outcome.response_vecs)
         if outcome.result is not None:
-            self.analysis = AlignedAnalysis(outcome.result, self.ws.source_id, self.ws.line, self.ws.role)
+            aligned = outcome.aligned  # built in the worker over the snapshot (same rows: same revision)
+            if aligned is None or aligned.n != self.ws.n:
+                aligned = AlignedAnalysis(outcome.result, self.ws.source_id, self.ws.line, self.ws.role)
+            self.analysis = aligned
             self.analysis_stale = not outcome.current
             self.sig_analysis.emit()
             if self.analysis_stale:
