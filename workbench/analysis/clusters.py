@@ -87,31 +87,63 @@ def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def assign_noise(labels: np.ndarray, coords: np.ndarray, graph: NeighbourGraph | None = None) -> np.ndarray:
-    """Give every noise row (-1) the cluster of its nearest clustered neighbours.
+JOIN_MIN_NEIGHBOURS = 2  # neighbours (of k) a noise row needs in a cluster to join it
+JOIN_MIN_SIM = 0.5  # cosine of its nearest neighbour in that cluster
+JOIN_ROUNDS = 3  # rows that joined can pull in their own noise neighbours
 
-    First by a similarity-weighted vote among the row's neighbours in the neighbour graph that
-    have a cluster; rows with no clustered neighbour take the cluster of the nearest clustered
-    row on the map (``coords``). Returns a new label array without -1 (unless nothing is
-    clustered at all).
+
+def join_noise(labels: np.ndarray, graph: NeighbourGraph, *, min_neighbours: int = JOIN_MIN_NEIGHBOURS,
+               min_sim: float = JOIN_MIN_SIM, rounds: int = JOIN_ROUNDS) -> np.ndarray:
+    """Noise rows that are close enough to a cluster join it; the rest stay noise (-1).
+
+    A noise row joins the cluster with the largest similarity-weighted vote among its neighbours
+    in the neighbour graph when at least ``min_neighbours`` of them are in that cluster and the
+    nearest of those has cosine >= ``min_sim``; ``rounds`` passes let rows that joined bring in
+    their own noise neighbours. Since the map is laid out from the same graph, a row joins a
+    cluster it sits next to on the map. Returns a new label array.
     """
     labels = labels.astype(np.int32, copy=True)
-    noise = np.flatnonzero(labels == NOISE)
-    if len(noise) == 0 or not (labels >= 0).any():
+    if len(graph) != len(labels) or not (labels >= 0).any():
         return labels
     n_clusters = int(labels.max()) + 1
-    if graph is not None and len(graph) == len(labels):
+    for _ in range(rounds):
+        noise = np.flatnonzero(labels == NOISE)
+        if len(noise) == 0:
+            break
         nb = graph.indices[noise]
-        w = np.where(np.isfinite(graph.sims[noise]), np.maximum(graph.sims[noise], 0.0), 0.0)
-        nb_lab = np.where(nb >= 0, labels[np.maximum(nb, 0)], NOISE)
-        w = np.where(nb_lab >= 0, w + 1e-6, 0.0)
-        votes = np.zeros((len(noise), n_clusters), dtype=np.float64)
-        rows = np.repeat(np.arange(len(noise)), nb.shape[1])
-        ok = nb_lab.ravel() >= 0
-        np.add.at(votes, (rows[ok], nb_lab.ravel()[ok]), w.ravel()[ok])
-        has = votes.sum(axis=1) > 0
-        labels[noise[has]] = votes[has].argmax(axis=1)
-        noise = noise[~has]
+        w = np.where(np.isfinite(graph.sims[noise]), np.maximum(graph.sims[noise], 0.0), 0.0).ravel()
+        nb_lab = np.where(nb >= 0, labels[np.maximum(nb, 0)], NOISE).ravel()
+        rows = np.repeat(np.arange(len(noise), dtype=np.int64), nb.shape[1])
+        ok = nb_lab >= 0
+        if not ok.any():
+            break
+        # (noise row, cluster) pairs, sparse: votes, neighbour counts and nearest similarity
+        pair, inv = np.unique(rows[ok] * n_clusters + nb_lab[ok], return_inverse=True)
+        votes = np.bincount(inv, weights=w[ok] + 1e-6)
+        count = np.bincount(inv)
+        best = np.zeros(len(pair), np.float64)
+        np.maximum.at(best, inv, w[ok])
+        prow, pclu = pair // n_clusters, pair % n_clusters
+        order = np.lexsort((-votes, prow))  # per row, the best-voted cluster first
+        first = order[np.r_[True, prow[order][1:] != prow[order][:-1]]]
+        good = first[(count[first] >= min_neighbours) & (best[first] >= min_sim)]
+        if len(good) == 0:
+            break
+        labels[noise[prow[good]]] = pclu[good].astype(np.int32)
+    return labels
+
+
+def assign_noise(labels: np.ndarray, coords: np.ndarray, graph: NeighbourGraph | None = None) -> np.ndarray:
+    """Give *every* noise row (-1) a cluster: first :func:`join_noise` without its limits
+    (any clustered neighbour votes), then the nearest clustered row on the map (``coords``) for
+    rows with no clustered neighbour. Returns a new label array without -1 (unless nothing is
+    clustered at all)."""
+    labels = labels.astype(np.int32, copy=True)
+    if not (labels == NOISE).any() or not (labels >= 0).any():
+        return labels
+    if graph is not None and len(graph) == len(labels):
+        labels = join_noise(labels, graph, min_neighbours=1, min_sim=-1.0, rounds=1)
+    noise = np.flatnonzero(labels == NOISE)
     if len(noise):
         from scipy.spatial import cKDTree
 
@@ -161,6 +193,7 @@ def find_clusters(
     min_samples: int | None = DEFAULT_MIN_SAMPLES,
     selection: str = "eom",
     assign_noise_to_nearest: bool = False,
+    join: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> Clusters:
@@ -168,8 +201,10 @@ def find_clusters(
 
     ``min_cluster_size`` None = :func:`auto_min_cluster_size`; ``min_samples`` (at most
     min_cluster_size) None = HDBSCAN's default (= min_cluster_size); ``selection`` is HDBSCAN's ``cluster_selection_method``
-    ("eom" or "leaf"). With ``assign_noise_to_nearest`` noise rows get the nearest cluster
-    (see :func:`assign_noise`) and ``was_noise`` remembers them.
+    ("eom" or "leaf"). With ``join`` (default) and a ``graph``, noise rows close enough to a
+    cluster join it (:func:`join_noise`); with ``assign_noise_to_nearest`` every noise row gets
+    the nearest cluster (:func:`assign_noise`). ``was_noise`` remembers the rows HDBSCAN left
+    out; ids are numbered by final size.
     """
     progress, cancel = ensure(progress, cancel)
     coords = np.ascontiguousarray(coords, dtype=np.float64)
@@ -193,5 +228,8 @@ def find_clusters(
     was_noise = labels == NOISE
     if assign_noise_to_nearest:
         labels = assign_noise(labels, coords, graph)
+    elif join and graph is not None:
+        labels = join_noise(labels, graph)
+    labels = _relabel_by_size(labels)
     progress(n, n, PHASE)
     return Clusters(labels, strength.astype(np.float32), was_noise)

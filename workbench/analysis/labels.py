@@ -2,11 +2,13 @@
 
 All prompts of a cluster are treated as one document. A term's weight in cluster c is
 
-    tf(t, c) * log(1 + A / f(t))
+    share(t, c) * log(1 + A / f(t))
 
-where ``tf`` is the term's count in c divided by c's total term count, ``A`` the average number
-of terms per cluster and ``f(t)`` the term's count over all clusters — so a word frequent in one
-cluster and rare elsewhere wins, and words common everywhere ("please", "help") lose. English stop
+where ``share`` is the share of c's prompts that use the term, ``A`` the average number of
+terms per cluster and ``f(t)`` the term's count over all clusters — so a word many members use
+and rare elsewhere wins, and words common everywhere ("please", "help") lose. A term used by
+fewer than ``MIN_TERM_SHARE`` (5%) of the cluster's prompts (or by only one) is used only when
+nothing else is left, so a label never comes from one stray member. English stop
 words (plus contraction fragments and filler such as "please", "get") are dropped; simple inflections are merged onto a base form that occurs in the data
 ("cards" -> "card", "arrived" -> "arrive") so one label does not spend two of its terms on one
 word. A label is the top terms joined by " · ", e.g. ``card · arrive · delivery``.
@@ -22,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 SEPARATOR = " · "
+MIN_TERM_SHARE = 0.05  # a label term must be used by at least this share of a cluster's prompts (and 2)
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"  # words of two or more letters
 # besides scikit-learn's English stop words: contraction fragments ("I've" -> "ve") and
 # greetings / filler verbs that say nothing about a topic
@@ -128,9 +131,12 @@ def ctfidf_terms(
             continue
         uses = np.asarray(doc_use[k, cols].todense()).ravel()
         n_docs = int(indicator[k].sum())
-        score = vals / totals[k] * idf[cols]
-        if n_docs >= 2:  # a word used in one prompt only does not describe a cluster
-            score = np.where(uses >= 2, score, score * 1e-3)
+        # weight = share of the cluster's prompts that use the term (not raw counts, so one long
+        # or repetitive prompt cannot name its cluster) times the term's distinctiveness
+        score = uses / max(n_docs, 1) * idf[cols]
+        if n_docs >= 2:  # a word few members use does not describe the cluster
+            min_uses = max(2, int(np.ceil(MIN_TERM_SHARE * n_docs)))
+            score = np.where(uses >= min_uses, score, score * 1e-3)
         order = np.lexsort((cols, -score))[:n_terms]
         result[int(c)] = [str(vocab[j]) for j in cols[order]]
     return result
