@@ -60,7 +60,8 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         ex = previous.examples
         clusters = Clusters(ex["cluster"].to_numpy(dtype=np.int32),
                             ex["cluster_strength"].to_numpy(dtype=np.float32),
-                            ex["noise"].to_numpy(dtype=bool))
+                            ex["noise"].to_numpy(dtype=bool)
+                            | ((ex["cluster"].to_numpy() >= 0) & (ex["cluster_strength"].to_numpy() == 0)))
         terms = {int(c["id"]): list(c.get("terms", [])) for c in previous.summary.get("clusters", [])}
         ph.timings["clusters (reused)"] = 0.0
     else:
@@ -74,6 +75,7 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         clusters = ph.run("clusters", lambda: find_clusters(
             space, graph, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
             selection=params.cluster_selection, assign_noise_to_nearest=params.assign_noise,
+            join=params.cluster_join,
             progress=progress, cancel=cancel), announce=CLUSTER_PHASE)
         terms = ph.run("cluster labels", lambda: ctfidf_terms(
             inp.prompt, clusters.labels, n_terms=params.label_terms, seed=seed))
@@ -147,7 +149,7 @@ def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, 
         "cluster_label": pd.array([label_text.get(int(c)) if c >= 0 else None for c in labels],
                                   dtype="string"),
         "cluster_strength": clusters.strength.astype(np.float32),
-        "noise": clusters.was_noise.astype(bool),
+        "noise": labels < 0,
         "dup_group": _nullable_int(dups.group, dups.group < 0, "Int32"),
         "dup_keeper": dups.is_keeper.astype(bool),
         "flags": [list(f) for f in flags.flags],
@@ -259,7 +261,8 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
     summary = {
         "counts": {
             "examples": n, "by_role": by_role, "clusters": ncl,
-            "noise": int(clusters.was_noise.sum()), "noise_assigned": bool(params.assign_noise),
+            "noise": int((labels < 0).sum()), "noise_assigned": bool(params.assign_noise),
+            "noise_joined": int((clusters.was_noise & (labels >= 0)).sum()),
             "duplicate_groups": len(dups.groups),
             "duplicate_removable": int(sum(len(g.removable) for g in dups.groups)),
             "conflicts": conflicts.get("n_conflicts", 0),

@@ -27,10 +27,11 @@ source_id            int32     the source's stable id in the project (0 = exampl
 role                 string    train / production / eval / reference
 line                 int64     1-based line (JSONL) / row number (CSV header = 1, Parquet) in source
 x, y                 float32   position on the map (UMAP 2-D over all sources together)
-cluster              int32     cluster id (0 = largest cluster); -1 = noise (unless noise assigned)
+cluster              int32     cluster id (0 = largest cluster); -1 = noise (in no cluster)
 cluster_label        string    the cluster's label, e.g. "card · arrive · delivery" (null for noise)
-cluster_strength     float32   HDBSCAN membership strength in [0, 1] (0 for noise)
-noise                bool      HDBSCAN called the row noise (also true after noise assignment)
+cluster_strength     float32   HDBSCAN membership strength in [0, 1] (0 for noise and for rows
+                               that joined their cluster from noise, see clusters.join_noise)
+noise                bool      in no cluster (cluster == -1)
 dup_group            int32?    duplicate group id (0 = top-ranked group); null when none
 dup_keeper           bool      the row is its duplicate group's suggested keeper
 flags                list<str> quality flags (see ``workbench.analysis.flags.FLAG_DEFINITIONS``)
@@ -57,7 +58,8 @@ leak_sim             float32   eval rows: prompt cosine to the nearest train pro
 
 * ``version``, ``revision``, ``cache_key``, ``created``, ``encoder``, ``params`` (every parameter
   of :class:`AnalysisParams`), ``timings`` (seconds per phase);
-* ``counts``: examples, by_role, clusters, noise, duplicate_groups, duplicate_removable,
+* ``counts``: examples, by_role, clusters, noise (rows in no cluster), noise_joined (rows HDBSCAN
+  left out that joined a cluster), duplicate_groups, duplicate_removable,
   conflicts, gap_inputs, gaps, leaked, flagged;
 * ``sources``: [{source, source_id, role, rows}];
 * ``clusters``: [{id, label, terms, size, roles {role: n}, train_share, production_share, n_gap,
@@ -222,6 +224,7 @@ class AnalysisParams:
     min_samples: int | None = DEFAULT_MIN_SAMPLES  # None = HDBSCAN's default (= min_cluster_size)
     cluster_selection: str = "eom"
     assign_noise: bool = False
+    cluster_join: bool = True  # noise rows close enough to a cluster join it (clusters.join_noise)
     label_terms: int = 3
     # duplicates
     near_dup_threshold: float = _duplicates.DEFAULT_NEAR_THRESHOLD  # cosine-only rule (dup_verify False)
@@ -260,7 +263,7 @@ class AnalysisParams:
         keys = {"graph": ["k", "exact_limit", "seed"],
                 "layout": ["umap_neighbors", "min_dist", "layout_fit_limit", "umap_epochs"],
                 "clusters": ["cluster_dims", "min_cluster_size", "min_samples", "cluster_selection",
-                             "assign_noise", "label_terms"]}[stage]
+                             "assign_noise", "cluster_join", "label_terms"]}[stage]
         return {k: d[k] for k in keys}
 
 
