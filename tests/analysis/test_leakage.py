@@ -11,7 +11,8 @@ import pytest
 from tests.analysis.findings_data import chat_part, embed, read_jsonl, sample
 from tests.conftest import shared_data
 from workbench.analysis.graph import build_graph
-from workbench.analysis.leakage import find_leakage
+from workbench.analysis.leakage import KIND_ORDER, KIND_TEXT, find_leakage, pair_overlap
+from workbench.analysis.textnorm import normalise
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +34,67 @@ def test_natural_banking_leaks_are_found_with_their_training_match(banking):
     assert set(exact) == natural
     for i, it in exact.items():
         assert prompts[it["train_match"]].strip().lower() == prompts[i].strip().lower()
-        assert roles[it["train_match"]] == "train"
+        assert roles[it["train_match"]] == "train" and it["match"] == "exact after normalisation"
     assert leak.items[0]["kinds"][0] == "exact"
-    # near leaks are rewordings: each pair is very similar and the match is a train row
     for it in leak.items:
         assert roles[it["example"]] == "eval" and roles[it["train_match"]] == "train"
-        assert it["prompt_sim"] >= leak.params["sim_threshold"] or "exact" in it["kinds"] or "ngram" in it["kinds"]
+        assert it["kinds"][0] in KIND_ORDER and it["match"] and it["reason"].endswith(it["match"] + ".")
+        assert leak.kind[it["example"]] == it["kinds"][0] and leak.match[it["example"]] == it["train_match"]
     assert leak.leaked.sum() == len(leak.items)
+    assert (leak.kind[~leak.leaked] == None).all()  # noqa: E711
     assert np.isnan(leak.prompt_sim[roles == "train"]).all()
-    json.dumps(leak.summary())
+    s = leak.summary()
+    assert sum(s["by_kind"].values()) == s["n_leaked"] == len(leak.items)
+    json.dumps(s)
+
+
+EDITED = [  # (edit, expected first kind) of a training prompt
+    (lambda t: "Um, " + t.upper().rstrip("?.!") + "!!", "filler"),
+    (lambda t: t.lower().rstrip("?.!") + ", please?", "filler"),
+    (lambda t: " ".join(t.split()[2:] + t.split()[:2]), "reordered"),
+    (lambda t: "Hey " + " ".join(w for w in t.split() if w.lower() not in ("the", "a")) + " basically", "filler"),
+    (lambda t: t.rstrip("?.!") + " honestly?", "filler"),
+]
+
+
+def test_lightly_edited_copies_are_found_and_say_what_matched(tmp_path_factory, banking):
+    prompts, responses, roles, vecs = banking
+    train = [i for i in range(len(prompts)) if roles[i] == "train" and len(prompts[i].split()) >= 4]
+    rng = np.random.default_rng(0)
+    picks = rng.choice(train, 10 * len(EDITED), replace=False)
+    shorts = [i for i in range(len(prompts)) if roles[i] == "train" and len(prompts[i].split()) <= 3][:10]
+    planted = []  # (text, train row, expected kind)
+    for k, (fn, kind) in enumerate(EDITED):
+        planted += [(fn(prompts[i]), int(i), kind) for i in picks[10 * k:10 * (k + 1)]]
+    planted += [(prompts[i].upper() + "?!", int(i), "exact") for i in shorts]
+    assert len(shorts) >= 5
+    p2 = list(prompts) + [t for t, _, _ in planted]
+    r2 = list(responses) + [responses[i] for _, i, _ in planted]
+    roles2 = np.concatenate([roles, np.array(["eval"] * len(planted), dtype=object)])
+    v2 = np.vstack([vecs, embed(tmp_path_factory, [t for t, _, _ in planted])])
+    leak = find_leakage(p2, r2, v2, roles2, build_graph(v2, 15))
+    by_row = {it["example"]: it for it in leak.items}
+    for k, (text, i, kind) in enumerate(planted):
+        it = by_row.get(len(prompts) + k)
+        assert it is not None, text
+        assert normalise(p2[it["train_match"]]) == normalise(prompts[i]), (text, p2[it["train_match"]])
+        assert it["kinds"][0] == kind and it["match"].startswith(KIND_TEXT[kind]), (text, it["match"])
+    # no more natural eval rows flagged than cosine >= 0.95 or exact text flags (the old rule)
+    ev = np.flatnonzero(roles == "eval")
+    old = (leak.prompt_sim[ev] >= 0.95) | np.isin(ev, [it["example"] for it in leak.items if "exact" in it["kinds"]])
+    assert leak.leaked[ev].sum() <= old.sum()
+
+
+def test_pair_overlap_measures_words_and_characters():
+    w, ch, diff = pair_overlap("what is my balance".split(), "what is my balance now please".split(),
+                               "what is my balance", "what is my balance now please")
+    assert (w, diff) == (1.0, 0)  # "now" and "please" are filler words
+    w, ch, diff = pair_overlap("top up my card".split(), "topup my card".split(), "top up my card", "topup my card")
+    assert ch == 1.0 and diff > 1  # the same characters, different words
+    assert pair_overlap("is the bill due".split(), "when is the bill due".split(), "is the bill due",
+                        "when is the bill due")[2] == 1  # one word added at the start
+    assert pair_overlap("what is the mpg".split(), "what is the city mpg".split(), "what is the mpg",
+                        "what is the city mpg")[2] == 2  # added inside: not a filler-like edit
 
 
 @pytest.fixture(scope="module")

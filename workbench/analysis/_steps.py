@@ -165,6 +165,7 @@ def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, 
         "review_priority": queue.priority.astype(np.float32),
         "leaked": leak.leaked.astype(bool),
         "leak_sim": leak.prompt_sim.astype(np.float32),
+        "leak_kind": pd.array(leak.kind, dtype="string"),
     })
     return df
 
