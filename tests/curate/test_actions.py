@@ -134,3 +134,24 @@ def test_promote_a_production_input_with_a_written_response(loaded):
     assert (prov["source_id"], prov["line"]) == ws.example_id(row) and prov["role"] == "production"
     p.undo()
     assert ws.n == n
+
+
+def test_lines_tell_same_named_sources_apart(tmp_path):
+    import shutil
+
+    from tests.conftest import SAMPLE
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(SAMPLE / "train_banking_chat.jsonl", tmp_path / folder / "train.jsonl")
+    with Project.create(tmp_path / "two.wbproj") as p:
+        a = p.add_source(tmp_path / "a" / "train.jsonl", "train")
+        b = p.add_source(tmp_path / "b" / "train.jsonl", "train")
+        ws = p.load()
+        listing = tmp_path / "l.txt"
+        listing.write_text(f"b/train.jsonl:3\na/train.jsonl:4\n{a.id}:5\n")
+        sel = actions.read_refs(ws, listing)
+        assert sorted(ws.example_id(int(r)) for r in sel.rows) == [(a.id, 4), (a.id, 5), (b.id, 3)]
+        listing.write_text("train.jsonl:3\n")
+        with pytest.raises(InputError, match="names several sources"):
+            actions.read_refs(ws, listing)

@@ -21,7 +21,9 @@ Rules
 - **Cluster** (:func:`in_clusters`): rows in the given clusters.
 - **Query** (:func:`matching`): rows whose prompt or response contains a text (case-insensitive).
 - **Lines** (:func:`read_refs`): explicit examples listed in a file, one per line, as
-  ``SOURCE:LINE`` (source file name, label or id) or a JSON object ``{"source"|"source_id", "line"}``.
+  ``SOURCE:LINE`` (SOURCE = the source's label as results show it — its file name, or
+  ``a/train.jsonl`` where two sources share one —, its path or its id) or a JSON object
+  ``{"source"|"source_id", "line"}``.
 - **Promote** (:func:`promote_op`): a production input becomes a training example (chat format)
   with the curator's written response and its origin recorded.
 
@@ -76,8 +78,19 @@ class Plan:
         return None if self.op is None else project.apply(self.op)
 
 
-def _ref(ws, row: int) -> str:
-    return f"{ws.source_names[row]}:{int(ws.line[row])}"
+def _labels(ws) -> dict[int, str]:
+    """Source id -> the label people see (file name; lengthened where two sources share one)."""
+    from workbench.analysis.aligned import ADDED_LABEL, source_labels
+
+    labels = source_labels((info.id, info.path) for info in ws.sources)
+    labels[0] = ADDED_LABEL
+    return labels
+
+
+def _ref(ws, row: int, labels: dict[int, str] | None = None) -> str:
+    labels = labels if labels is not None else _labels(ws)
+    sid = int(ws.source_id[row])
+    return f"{labels.get(sid, ws.source_names[row])}:{int(ws.line[row])}"
 
 
 def _rejected(ws) -> np.ndarray:
@@ -123,12 +136,13 @@ def duplicates(ws, analysis, groups: Sequence[Any] | None = None, *, include_rej
     """Removable members of the chosen duplicate groups (findings; default: every group)."""
     analysis = _need(analysis)
     chosen = list(analysis.duplicates if groups is None else groups)
+    labels = _labels(ws)
     parts = []
     for g in chosen:
         keeper = int(g.keeper) if g.keeper is not None and int(g.keeper) >= 0 else (int(g.rows[0]) if len(g.rows) else -1)
         rows = removable_rows(ws, g.rows, keeper, include_rejected=include_rejected)
         if len(rows):
-            parts.append((rows, f"duplicate of {_ref(ws, keeper)}" if keeper >= 0 else "duplicate"))
+            parts.append((rows, f"duplicate of {_ref(ws, keeper, labels)}" if keeper >= 0 else "duplicate"))
     return Selection(f"duplicate copies in {len(parts):,} group(s)", tuple(parts))
 
 
@@ -211,6 +225,9 @@ def read_refs(ws, path: str | Path, roles: Iterable[str] | None = None) -> Selec
         raise InputError(f"Cannot read the list of examples {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     by_id: dict[int, int] = {}
     by_name: dict[str, list[int]] = {}
+    for sid, label in _labels(ws).items():
+        if sid:
+            by_name.setdefault(label, []).append(sid)
     for info in ws.sources:
         by_id[info.id] = info.id
         by_name.setdefault(info.name, []).append(info.id)
