@@ -327,7 +327,7 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     # -- 3. review a duplicate group whose responses differ ----------------------------------
     lag.set_step("duplicates")
     panel = _panel(win, "Duplicates")
-    differ = [k for k, f in enumerate(panel.findings) if "differ" in str(f.data.get("kind", ""))]
+    differ = [k for k, f in enumerate(panel.findings) if panel.responses_differ(f) and 2 < len(f.rows) <= 4]
     k = differ[0] if differ else 0
     check(panel.findings, "the sample has no duplicate groups")
     _select_finding(panel, k)
@@ -336,35 +336,82 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     check(sorted(s.selection.rows.tolist()) == sorted(group.rows.tolist()), "selecting a group did not select its members")
     if differ:
         shown = panel.detail.toPlainText()
-        resp = {str(s.ws.response[int(r)]).strip()[:40] for r in group.rows}
-        check(all(r.split("\n")[0][:30] in shown for r in resp if r),
+        resp = {" ".join(str(s.ws.response[int(r)]).split())[:30] for r in group.rows}
+        check(all(r in " ".join(shown.split()) for r in resp if r),
               "a 'responses differ' group does not show its differing responses")
+        check(panel.display_title(group)[:20] in panel.tree.currentItem().text(0),
+              "the group is not named by its text")
     d.shot("duplicates", win)
-    review = getattr(panel, "open_review", None)
-    if review is not None:
-        rv = review()
-        d.wait(300)
-        d.shot("duplicate-review", rv)
-        rv.close()
+    panel.open_review()
+    d.wait(300)
+    check(win.tabs.currentWidget() is win.review and len(win.review.columns) == min(len(group.rows), 12),
+          "the Review tab does not show the group's members side by side")
+    d.shot("duplicate-review", win)
+    keep = [k for k, c in enumerate(win.review.columns) if "keep_this" in c.buttons]
+    if keep:  # keep another member than the suggested keeper: the other copies go, one undo restores
+        col = win.review.columns[keep[-1]]
+        kept = col.row
+        before = int(np.asarray(s.ws.rejected).sum())
+        win.review.scroll.ensureWidgetVisible(col.buttons["keep_this"])
+        d.wait(100)
+        d.click(col.buttons["keep_this"], col.buttons["keep_this"].rect().center())
+        check(int(np.asarray(s.ws.rejected).sum()) > before and not s.ws.rejected[kept],
+              "'Keep this one' did not reject the other copies")
+        check(any(c.row == kept for c in win.review.columns), "the Review tab went stale after the action")
+        d.key(win, "ctrl+z")
+        check(int(np.asarray(s.ws.rejected).sum()) == before, "Ctrl+Z did not undo 'Keep this one'")
 
-    # -- 4. review a conflict and choose its canonical answer ---------------------------------
+    # -- 4. review a conflict, step with J/K, choose its canonical answer ----------------------
     lag.set_step("conflicts")
     panel = _panel(win, "Conflicts")
     check(panel.findings, "the sample has no conflicts")
     _select_finding(panel, 0)
     d.wait(200)
-    conflict = panel.findings[0]
+    first = panel.selected()[0]
+    win.tabs.setCurrentWidget(win.map)
     d.shot("conflict", win)
-    if hasattr(panel, "choose_btn"):
-        before = int(np.asarray(s.ws.rejected).sum())
+    win.map.gv.setFocus()
+    d.key(win.map.gv, "j")
+    check(bool(panel.selected()) and panel.selected()[0] is not first, "J did not go to the next conflict")
+    d.key(win.map.gv, "k")
+    check(bool(panel.selected()) and panel.selected()[0] is first, "K did not go back to the previous conflict")
+    text = panel.detail.toPlainText()
+    n_div, n_near = panel.counts(first)
+    check(f"{n_div} of {n_near}" in text, "the conflict's counts in the detail disagree with the list")
+    panel.open_review()
+    d.wait(300)
+    check(len(win.review.columns) == min(len(first.rows), 12), "the Review tab does not show every response")
+    d.shot("conflict-review", win)
+    before = int(np.asarray(s.ws.rejected).sum())
+    if panel.choose_btn.isEnabled():
         panel.choose_btn.click()
         d.wait(200)
-        after = int(np.asarray(s.ws.rejected).sum())
-        check(after > before, "choosing the canonical answer rejected nothing")
+        check(int(np.asarray(s.ws.rejected).sum()) > before, "choosing the canonical answer rejected nothing")
         d.shot("conflict-resolved", win)
         d.key(win, "ctrl+z")
         check(int(np.asarray(s.ws.rejected).sum()) == before, "Ctrl+Z did not undo the conflict resolution")
-    del conflict
+    win.tabs.setCurrentWidget(win.map)
+
+    # -- rebalance preview and settings (dialogs a curator opens before bulk changes) ----------
+    lag.set_step("rebalance + settings")
+    from workbench.ui.rebalance_dialog import RebalanceDialog
+
+    rb = RebalanceDialog(s, win)
+    rb.show()
+    d.wait_until(lambda: rb.plan is not None, 120, "the rebalance plan")
+    d.wait(300)
+    rows_chart = rb.chart_rows(rb.plan, top=10_000)
+    check(all(0 <= v <= 100 for r in rows_chart for v in r[1:]), "rebalance shares are not percentages")
+    check(abs(sum(r[1] for r in rows_chart) - 100) < 1.0, "rebalance 'before' shares do not add up to 100 %")
+    d.shot("rebalance", rb)
+    rb.close()
+    from workbench.ui.settings_dialog import AnalysisSettingsDialog
+
+    sd = AnalysisSettingsDialog(s.analysis_params(), win, device="auto", unit=s.project.unit)
+    sd.show()
+    d.wait(300)
+    d.shot("settings", sd)
+    sd.close()
 
     # -- 5. reject with a reason, undo with Ctrl+Z, Delete-key reject without a stale reason ---
     lag.set_step("reject + undo")

@@ -65,7 +65,7 @@ def test_dropped_files_open_in_a_new_project_and_layout_persists(qtbot, tmp_path
     assert s.ws.n == 40
     assert [(src.name, src.role) for src in s.project.sources] == [("production_logs.jsonl", "production")]
     assert s.project.path.parent == ui_settings.projects_dir()
-    assert win.center.currentWidget() is win.map
+    assert win.center.currentWidget() is win.tabs and win.tabs.currentWidget() is win.map
     assert str(s.project.path.resolve()) in ui_settings.recent()
     win.resize(701, 503)  # inside the offscreen screen (800 x 600): restoreGeometry clamps to it
     win.close()

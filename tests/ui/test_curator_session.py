@@ -28,7 +28,7 @@ def test_whole_curator_session(qtbot, window, small_sample, tmp_path):
     win, s = window, window.session
     project = tmp_path / "session.wbproj"
     open_files(qtbot, win, small_sample, project)
-    assert win.center.currentWidget() is win.map  # the welcome pane gave way
+    assert win.center.currentWidget() is win.tabs and win.tabs.currentWidget() is win.map  # the welcome pane gave way
     n = s.ws.n
 
     # embed + analyse (Ctrl+R); the status bar names the encoder device

@@ -51,6 +51,11 @@ class FindingPanel(QtWidgets.QWidget):
     columns: list[str] = []
     sig_zoom = QtCore.Signal(object)  # rows to frame on the map
     sig_active = QtCore.Signal()  # the curator works in this panel (for next/previous finding)
+    sig_review = QtCore.Signal(object, object)
+    sig_edit = QtCore.Signal(int)  # open this row for editing (focus the response)  # (panel, finding) selected: the Review tab shows it
+    sig_open_review = QtCore.Signal()  # "Review…" pressed: bring the Review tab to the front
+    review_kind = ""  # panels whose findings the Review tab can show side by side
+    column_tips: list[str] = []
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -65,8 +70,12 @@ class FindingPanel(QtWidgets.QWidget):
         self.tree = QtWidgets.QTreeWidget()
         self.tree.setObjectName(f"{self.objectName() or 'finding'}Tree")
         self.tree.setHeaderLabels(self.columns)
+        for c, tip in enumerate(self.column_tips):
+            self.tree.headerItem().setToolTip(c, tip)
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
+        self.tree.setTextElideMode(QtCore.Qt.ElideRight)
+        self.tree.header().setStretchLastSection(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QtWidgets.QAbstractItemView.ExtendedSelection)
         self.tree.setSortingEnabled(True)
@@ -110,20 +119,93 @@ class FindingPanel(QtWidgets.QWidget):
                     it.setData(col, QtCore.Qt.UserRole, v[1])
                     it.setTextAlignment(col, QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
             it.setData(0, QtCore.Qt.UserRole + 1, k)
-            it.setToolTip(0, f.title)
+            it.setToolTip(0, self.item_tooltip(f))
             items.append(it)
         self.tree.addTopLevelItems(items)
         self.tree.setSortingEnabled(True)
-        for c in range(len(self.columns)):
-            self.tree.resizeColumnToContents(c)
-        if self.columns:
-            self.tree.setColumnWidth(0, min(self.tree.columnWidth(0), 320))
+        self.size_columns()
         self.update_buttons()
+
+    def size_columns(self) -> None:
+        """Numbers get the width they need (never cut: "344" stays "344"); the first, text column
+        takes the rest of the panel and elides with "…" (full text in its tooltip)."""
+        hdr = self.tree.header()
+        for c in range(1, len(self.columns)):
+            hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeToContents)
+        if self.columns:
+            hdr.setSectionResizeMode(0, QtWidgets.QHeaderView.Stretch)
+
+    def item_tooltip(self, f: Finding) -> str:
+        return self.display_title(f)
+
+    def display_title(self, f: Finding) -> str:
+        return f.title
+
+    # -- the Review tab ------------------------------------------------------------------------
+    def review_reason(self, f: Finding) -> str:
+        return str(f.data.get("reason", ""))
+
+    def member_role(self, f: Finding, row: int) -> str:
+        return ""
+
+    def review_group_actions(self, f: Finding) -> list[tuple[str, str, str]]:
+        return []
+
+    def review_member_actions(self, f: Finding, row: int) -> list[tuple[str, str, str]]:
+        ws = self.session.ws
+        out = [("edit", "Edit", "Open this example in the Example panel to edit it")]
+        if ws.rejected[row]:
+            out.append(("restore", "Restore", "Bring it back into the export (R on the open example)"))
+        else:
+            out.append(("reject", "Reject", "Leave this example out of the export (Delete on the open example)"))
+        return out
+
+    def review_act(self, f: Finding, key: str, row: int) -> None:
+        from workbench.curate import actions
+
+        ws = self.session.ws
+        if key == "edit" and row >= 0:
+            self.session.selection.set([row], origin="finding", current=row)
+            self.sig_edit.emit(row)
+        elif key in ("reject", "restore") and row >= 0:
+            sel = actions.rows_selection([row], "examples", f"reviewed in {self.title.lower()}")
+            plan = (actions.reject if key == "reject" else actions.restore)(ws, sel)
+            self._apply_plan(plan)
+
+    def _apply_plan(self, plan) -> bool:
+        if plan.op is None:
+            self.session.sig_message.emit(plan.message)
+            return False
+        if self.session.apply(plan.op) is not None:
+            self.session.sig_message.emit(f"{plan.message} Undo with Ctrl+Z.")
+            return True
+        return False
+
+    def open_review(self):
+        """Show the selected finding in the Review tab (selects the first when none is)."""
+        if not self.selected() and self.tree.topLevelItemCount():
+            self.step(+1)
+        self.sig_open_review.emit()
 
     def summary_text(self) -> str:
         return f"{len(self.findings):,} {self.what}"
 
     def on_state_changed(self) -> None:
+        """After an action: the counts in the list and the detail shown are redrawn, never stale."""
+        if self.session.ws is None:
+            return
+        for i in range(self.tree.topLevelItemCount()):
+            it = self.tree.topLevelItem(i)
+            k = it.data(0, QtCore.Qt.UserRole + 1)
+            if k is None or not (0 <= k < len(self.findings)):
+                continue
+            for col, v in enumerate(self.cells(self.findings[k])):
+                it.setText(col, v[0] if isinstance(v, tuple) else str(v))
+                if isinstance(v, tuple):
+                    it.setData(col, QtCore.Qt.UserRole, v[1])
+        chosen = self.selected()
+        if chosen:
+            self.detail.setHtml(self.detail_html(chosen[0]))
         self.update_buttons()
 
     def update_buttons(self) -> None:
@@ -161,6 +243,8 @@ class FindingPanel(QtWidgets.QWidget):
         current = self.current_row(chosen[0])
         self.session.selection.set(rows, origin="finding", current=current)
         self.detail.setHtml(self.detail_html(chosen[0]))
+        if self.review_kind:
+            self.sig_review.emit(self, chosen[0])
         if len(rows):
             self.sig_zoom.emit(rows)
 
@@ -242,17 +326,76 @@ class ClustersPanel(FindingPanel):
 class DuplicatesPanel(FindingPanel):
     title = "Duplicates"
     what = "duplicate groups"
-    columns = ["Group", "Size", "Kind", "Scope", "Removable", "Keeper"]
+    columns = ["Prompt", "Size", "Spare", "Answers"]
+    column_tips = ["The group's text (its keeper's prompt)", "Members in the group",
+                   "Removable copies: train/reference members other than the keeper, not rejected yet",
+                   "Whether the members' responses are the same or differ"]
+    review_kind = "duplicates"
 
     def __init__(self, session, parent=None):
         super().__init__(session, parent)
-        self.reject_one = self.add_button("Reject all but keeper", self.reject_selected_groups,
-                                          "Reject the removable members of the selected groups (train/reference "
-                                          "copies; eval and production rows are never rejected here)")
-        self.reject_all = self.add_button("… in every group", self.reject_every_group,
+        self.review_btn = self.add_button("Review…", self.open_review,
+                                          "Show the group's members side by side, differences highlighted (J/K: "
+                                          "next/previous group)")
+        self.reject_one = self.add_button("Keep keeper", self.reject_selected_groups,
+                                          "Reject all but the keeper in the selected groups: their removable "
+                                          "train/reference copies (eval and production rows are never rejected here)")
+        self.reject_all = self.add_button("All groups…", self.reject_every_group,
                                           "Reject all but the keeper in every duplicate group, as one undoable step")
         self.buttons.addStretch(1)
         self.update_buttons()
+
+    def display_title(self, f):
+        """A group is named by its text (the keeper's prompt), not by a number."""
+        ws = self.session.ws
+        r = f.keeper if f.keeper >= 0 else (int(f.rows[0]) if len(f.rows) else -1)
+        text = " ".join(str(ws.prompt[r]).split()) if r >= 0 else f.title
+        return text if len(text) <= 90 else text[:89] + "…"
+
+    def responses_differ(self, f) -> bool:
+        same = f.data.get("same_response")
+        if same is not None:
+            return not bool(same)
+        from workbench.curate.resolve import normalise_answer
+
+        ws = self.session.ws
+        return len({normalise_answer(ws.response[int(r)]) for r in f.rows}) > 1
+
+    def item_tooltip(self, f):
+        d = f.data
+        ws = self.session.ws
+        keeper = f"{ws.source_names[f.keeper]}:{int(ws.line[f.keeper])}" if f.keeper >= 0 else "?"
+        return (f"{self.display_title(f)}\n{d.get('kind', '')} duplicates, {d.get('scope', '')}; keeper {keeper}\n"
+                f"{d.get('reason', '')}")
+
+    def member_role(self, f, row):
+        return "keeper" if row == f.keeper else ("removable copy" if row in set(self.removable(f).tolist()) else "")
+
+    def review_group_actions(self, f):
+        n = len(self.removable(f))
+        return [("keep_keeper", f"Keep the keeper, reject {n} cop{'y' if n == 1 else 'ies'}",
+                 "Reject every removable copy of this group (one undoable step)")] if n else []
+
+    def review_member_actions(self, f, row):
+        out = []
+        from workbench.curate.actions import removable_rows
+
+        if not self.session.ws.rejected[row] and len(removable_rows(self.session.ws, f.rows, row)):
+            out.append(("keep_this", "Keep this one", "Keep this member and reject the other removable copies"))
+        return out + super().review_member_actions(f, row)
+
+    def review_act(self, f, key, row):
+        from workbench.curate import actions
+
+        ws = self.session.ws
+        if key == "keep_keeper":
+            self._apply([f])
+        elif key == "keep_this" and row >= 0:
+            rows = actions.removable_rows(ws, f.rows, row)
+            sel = actions.Selection("duplicate copies", ((rows, f"duplicate of {ws.source_names[row]}:{int(ws.line[row])}"),))
+            self._apply_plan(actions.reject(ws, sel))
+        else:
+            super().review_act(f, key, row)
 
     def items(self):
         return list(self.session.analysis.duplicates)
@@ -264,12 +407,9 @@ class DuplicatesPanel(FindingPanel):
                 f"{n_rem:,} copies could go. The keeper is the most complete, least flagged member.")
 
     def cells(self, f):
-        d = f.data
-        ws = self.session.ws
-        keeper = f"{ws.source_names[f.keeper]}:{int(ws.line[f.keeper])}" if f.keeper >= 0 else ""
         rem = len(self.removable(f))
-        return [(f.title, int(d.get("group", 0))), (f"{len(f.rows):,}", len(f.rows)), str(d.get("kind", "")),
-                str(d.get("scope", "")), (f"{rem:,}", rem), keeper]
+        return [self.display_title(f), (f"{len(f.rows):,}", len(f.rows)), (f"{rem:,}", rem),
+                "differ" if self.responses_differ(f) else "same"]
 
     def removable(self, f: Finding) -> np.ndarray:
         """Members that may go (the one rule: workbench.curate.actions.removable_rows)."""
@@ -281,18 +421,32 @@ class DuplicatesPanel(FindingPanel):
         return f.keeper if f.keeper >= 0 else super().current_row(f)
 
     def detail_html(self, f):
+        """The members; when the responses differ, each member's response (that is the finding)."""
+        ws = self.session.ws
+        differ = self.responses_differ(f)
         items = []
         for r in f.rows[:30]:
+            r = int(r)
             mark = " <b>keeper</b>" if r == f.keeper else ""
-            items.append(f"<li>{self.link(int(r))}{mark}</li>")
+            if differ:
+                resp = " ".join(str(ws.response[r] or "").split())
+                resp = resp if len(resp) <= 220 else resp[:219] + "…"
+                rej = " <span style='color:#d62728'>(rejected)</span>" if ws.rejected[r] else ""
+                items.append(f"<li><a href='row:{r}'>{html.escape(str(ws.source_names[r]))}:{int(ws.line[r])}</a>"
+                             f"{mark}{rej}: <i>{html.escape(resp)}</i></li>")
+            else:
+                items.append(f"<li>{self.link(r)}{mark}</li>")
         more = f"<li>… {len(f.rows) - 30:,} more</li>" if len(f.rows) > 30 else ""
-        return f"{html.escape(str(f.data.get('reason', '')))}<ul>{''.join(items)}{more}</ul>"
+        head = (f"<b>Responses differ</b> for “{html.escape(self.display_title(f))}”:" if differ
+                else html.escape(str(f.data.get("reason", ""))))
+        return f"{head}<ul>{''.join(items)}{more}</ul>"
 
     def update_buttons(self):
         if not hasattr(self, "reject_one"):
             return
         chosen = self.selected() if self.session.ws is not None else []
         self.reject_one.setEnabled(any(len(self.removable(f)) for f in chosen))
+        self.review_btn.setEnabled(bool(self.findings))
         self.reject_all.setEnabled(self.session.ws is not None
                                    and any(len(self.removable(f)) for f in self.findings))
 
@@ -313,34 +467,140 @@ class DuplicatesPanel(FindingPanel):
 class ConflictsPanel(FindingPanel):
     title = "Conflicts"
     what = "conflicts"
-    columns = ["Example", "Score", "Against", "Reason"]
+    columns = ["Prompt", "Disagrees", "Score"]
+    column_tips = ["The flagged example's prompt", "With how many of the similar train examples its answer "
+                   "disagrees", "Conflict score (0-1): how strongly and how often it disagrees"]
+    review_kind = "conflicts"
 
     def __init__(self, session, parent=None):
         super().__init__(session, parent)
         self.detail.setMaximumHeight(16777215)
+        self.review_btn = self.add_button("Review…", self.open_review,
+                                          "Show every response in full, side by side (J/K: next/previous conflict)")
+        self.choose_btn = self.add_button("Majority", self.keep_majority,
+                                          "Choose the canonical answer: the one most of these examples give; the "
+                                          "train examples answering differently are rejected (one undoable step). "
+                                          "To choose another answer, use Review…")
+        self.reject_btn = self.add_button("Reject", self.reject_flagged,
+                                          "Reject the flagged example (the one whose answer disagrees)")
+        self.edit_btn = self.add_button("Edit", self.edit_flagged,
+                                        "Open the flagged example in the Example panel to correct its answer")
+        self.buttons.addStretch(1)
+        self.update_buttons()
 
     def items(self):
         return list(self.session.analysis.conflicts)
 
     def summary_text(self):
-        return (f"<b>{len(self.findings):,} conflicts</b>: training examples whose near-identical prompts get "
-                "diverging responses. The responses are shown side by side below.")
+        return (f"<b>{len(self.findings):,} conflicts</b>: training examples whose similar prompts get diverging "
+                "responses. Choose the canonical answer, edit or reject; Review… shows the responses in full.")
 
-    def cells(self, f):
+    def counts(self, f) -> tuple[int, int]:
+        """(disagreeing, similar) train examples, as the analysis counted them."""
+        n_near = int(f.data.get("n_near", len(f.rows) - 1) or 0)
+        n_div = int(f.data.get("n_divergent", len(f.rows) - 1) or 0)
+        return n_div, n_near
+
+    def display_title(self, f):
         ws = self.session.ws
         r = int(f.rows[0]) if len(f.rows) else -1
-        ex = " ".join(str(ws.prompt[r]).split())[:80] if r >= 0 else ""
+        text = " ".join(str(ws.prompt[r]).split()) if r >= 0 else f.title
+        return text if len(text) <= 90 else text[:89] + "…"
+
+    def item_tooltip(self, f):
+        return f"{self.display_title(f)}\n{f.title}"
+
+    def cells(self, f):
         score = float(f.data.get("score", 0) or 0)
-        return [ex, (f"{score:.2f}", score), (str(len(f.rows) - 1), len(f.rows) - 1), f.title]
+        n_div, n_near = self.counts(f)
+        return [self.display_title(f), (f"{n_div} of {n_near}", n_div), (f"{score:.2f}", score)]
+
+    def member_role(self, f, row):
+        return "flagged" if len(f.rows) and row == int(f.rows[0]) else ""
 
     def detail_html(self, f):
         ws = self.session.ws
-        cells = []
-        for r in f.rows[:4]:
-            resp = html.escape(str(ws.response[int(r)] or ""))[:1500].replace("\n", "<br>")
-            cells.append(f"<td valign='top' width='{100 // min(4, len(f.rows))}%'>{self.link(int(r))}"
-                         f"<hr><div>{resp}</div></td>")
-        return (f"<p>{html.escape(f.title)}</p><table cellspacing=6 width='100%'><tr>{''.join(cells)}</tr></table>")
+        n_div, n_near = self.counts(f)
+        shown = len(f.rows) - 1
+        note = f" ({shown} listed)" if shown != n_div else ""
+        items = []
+        for k, r in enumerate(f.rows[:12]):
+            r = int(r)
+            resp = " ".join(str(ws.response[r] or "").split())
+            resp = resp if len(resp) <= 300 else resp[:299] + "…"
+            tag = " <b>flagged</b>" if k == 0 else ""
+            rej = " <span style='color:#d62728'>(rejected)</span>" if ws.rejected[r] else ""
+            items.append(f"<li>{self.link(r)}{tag}{rej}<br>→ <i>{html.escape(resp)}</i></li>")
+        return (f"<p>Disagrees with <b>{n_div} of {n_near}</b> similar train examples{note}. "
+                f"{html.escape(f.title)}</p><ul>{''.join(items)}</ul>")
+
+    def review_group_actions(self, f):
+        from workbench.curate import resolve
+
+        rows = [int(r) for r in f.rows]
+        m = resolve.majority(self.session.ws, rows)
+        n = len(resolve.differing(self.session.ws, rows, m)) if m >= 0 else 0
+        return [("majority", f"Keep the majority answer, reject {n}", "The answer most members give becomes "
+                 "canonical; the others are rejected (one undoable step)")] if n else []
+
+    def review_member_actions(self, f, row):
+        from workbench.curate import resolve
+
+        out = []
+        if not self.session.ws.rejected[row] and len(resolve.differing(self.session.ws, f.rows, row)):
+            out.append(("canonical", "Canonical answer", "This answer is right: reject the members answering "
+                                                         "differently (one undoable step)"))
+        return out + super().review_member_actions(f, row)
+
+    def review_act(self, f, key, row):
+        if key == "majority":
+            self._resolve(f, None)
+        elif key == "canonical":
+            self._resolve(f, row)
+        else:
+            super().review_act(f, key, row)
+
+    def _resolve(self, f, canonical_row) -> None:
+        from workbench.curate import actions, resolve
+
+        ws = self.session.ws
+        rows = [int(r) for r in f.rows]
+        canon = resolve.majority(ws, rows) if canonical_row is None else int(canonical_row)
+        if canon < 0:
+            return
+        self._apply_plan(actions.reject(ws, resolve.canonical(ws, rows, canon)))
+
+    def keep_majority(self) -> None:
+        for f in self.selected()[:1]:
+            self._resolve(f, None)
+
+    def reject_flagged(self) -> None:
+        for f in self.selected()[:1]:
+            if len(f.rows):
+                self.review_act(f, "reject", int(f.rows[0]))
+
+    def edit_flagged(self) -> None:
+        for f in self.selected()[:1]:
+            if len(f.rows):
+                self.review_act(f, "edit", int(f.rows[0]))
+
+    def update_buttons(self):
+        if not hasattr(self, "edit_btn"):
+            return
+        from workbench.curate import resolve
+
+        chosen = self.selected() if self.session.ws is not None else []
+        ws = self.session.ws
+        f = chosen[0] if chosen else None
+        can_major = False
+        if f is not None:
+            rows = [int(r) for r in f.rows]
+            m = resolve.majority(ws, rows)
+            can_major = m >= 0 and len(resolve.differing(ws, rows, m)) > 0
+        self.choose_btn.setEnabled(can_major)
+        self.reject_btn.setEnabled(f is not None and len(f.rows) > 0 and not ws.rejected[int(f.rows[0])])
+        self.edit_btn.setEnabled(f is not None)
+        self.review_btn.setEnabled(bool(self.findings))
 
 
 class GapsPanel(FindingPanel):
@@ -431,6 +691,7 @@ class LeakagePanel(FindingPanel):
     title = "Leakage"
     what = "eval leakage"
     columns = ["Eval example", "Kind", "Similarity"]
+    review_kind = "leakage"
 
     def __init__(self, session, parent=None):
         super().__init__(session, parent)
@@ -535,5 +796,8 @@ def make_panels(session, win) -> list[FindingPanel]:
         p.sig_zoom.connect(win.map.zoom_to)
         if hasattr(p, "sig_colour"):
             p.sig_colour.connect(win.set_colour_by)
+        p.sig_review.connect(win.show_review)
+        p.sig_open_review.connect(win.open_review)
+        p.sig_edit.connect(win.edit_example)
         panels.append(p)
     return panels

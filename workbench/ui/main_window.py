@@ -57,9 +57,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.map = MapView()
         self.map.set_hover_text(self._hover_text)
         self.welcome = WelcomePane()
+        from workbench.ui.finding_review import ReviewView
+
+        self.review = ReviewView(s)
+        self.review.sig_step.connect(self.step_finding)
+        self.review.sig_wide.connect(self.set_wide_review)
+        self.tabs = QtWidgets.QTabWidget()  # the map, and the Review of one finding at full width
+        self.tabs.setObjectName("centerTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.map, "Map")
+        self.tabs.addTab(self.review, "Review")
+        self.tabs.setTabToolTip(1, "The selected duplicate group, conflict or leak, members side by side")
         self.center = QtWidgets.QStackedWidget()
         self.center.addWidget(self.welcome)
-        self.center.addWidget(self.map)
+        self.center.addWidget(self.tabs)
         self.setCentralWidget(self.center)
         self.table = ExamplesTable(s)
         self.example = ExamplePanel(s)
@@ -137,7 +148,7 @@ class MainWindow(QtWidgets.QMainWindow):
             hints.colorSchemeChanged.connect(self._on_scheme)
 
     def _show_welcome(self, on: bool) -> None:
-        self.center.setCurrentWidget(self.welcome if on else self.map)
+        self.center.setCurrentWidget(self.welcome if on else self.tabs)
         for dock in [self.table_dock, self.example_dock] + self.panel_docks:
             dock.setVisible(not on and dock.property("wanted") is not False)
         if on:
@@ -381,6 +392,36 @@ class MainWindow(QtWidgets.QMainWindow):
             reason = self.example.take_reason()
             self.session.apply(Reject(self.session.ids_of(rows), reason))
 
+    # -- the Review tab --------------------------------------------------------------------------
+    def show_review(self, panel, finding) -> None:
+        self.review.show_finding(panel, finding)
+
+    def open_review(self) -> None:
+        self.tabs.setCurrentWidget(self.review)
+
+    def set_wide_review(self, on: bool) -> None:
+        """Review at the window's full width: the side panels step aside (and come back)."""
+        docks = [self.example_dock] + self.panel_docks
+        if on:
+            self._wide_hidden = [d for d in docks if d.isVisible()]
+            for d in self._wide_hidden:
+                d.hide()
+        else:
+            for d in getattr(self, "_wide_hidden", []):
+                d.show()
+            self._wide_hidden = []
+            for panel, dock in zip(self.panels, self.panel_docks):
+                if panel is self._active_panel:
+                    dock.raise_()
+
+    def edit_example(self, row: int) -> None:
+        """Open ``row`` in the Example panel with the cursor in its response."""
+        self.example_dock.show()
+        self.example_dock.raise_()
+        if self.example.row == row and self.example.editors:
+            ed = next((e for e in reversed(self.example.editors) if e.role == "assistant"), self.example.editors[-1])
+            ed.setFocus(QtCore.Qt.OtherFocusReason)
+
     # -- keyboard-first review -----------------------------------------------------------------
     def _review_panel(self):
         """The finding panel the curator works in: the last one used, else the one on top."""
@@ -452,7 +493,7 @@ class MainWindow(QtWidgets.QMainWindow):
                         window_state=ui_settings.encode(self.saveState().data()))
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
-        if self.center.currentWidget() is self.map:
+        if self.center.currentWidget() is self.tabs:
             self.save_layout()
         self.session.close()
         self.session.jobs.wait_all(5000)
