@@ -27,13 +27,13 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from workbench.core.errors import InputError, ProjectError, SourceChangedError
 from workbench.core.hashing import file_sha256
 from workbench.io.model import DEFAULT_UNIT, ROLES, SCHEMAS, UNITS
 from workbench.project import journal as _journal
-from workbench.project.journal import ADDED_SOURCE_ID, Op
+from workbench.project.journal import Op
 from workbench.project.state import Change, CurationState
 from workbench.project.settings import Settings
 from workbench.project.sources import (
