@@ -177,7 +177,7 @@ def print_report(report: dict[str, Any], src: SourceData, max_errors: int, out=N
     w(f"{report['file']}\n")
     w(f"  format:   {report['format_title']} ({report['format']}, {report['container']})\n")
     bad = f", {report['bad_lines']} bad" if report["bad_lines"] else ""
-    unit = "rows" if src.container in ("csv", "parquet") else ("elements" if src.container == "json" else "lines")
+    unit = "rows" if src.container == "parquet" else ("elements" if src.container == "json" else "lines")
     w(f"  records:  {report['records']:,} loaded of {report['lines']:,} {unit}{bad}\n")
     if report["mapping"]:
         optional = ("system", "input", "history")

@@ -8,7 +8,8 @@ stored in CSV) is parsed. Every other column is an extra column (``label``, ``ti
 
 Line numbers: in CSV they are physical lines, the header being line 1 (a record whose quoted cell
 spans several lines has the number of its first line); in Parquet the first row is line 1.
-``raw`` holds the row as a JSON object.
+``raw`` holds the row as a JSON object, as loaded (a chat column's JSON text parsed), so the
+export, the editor and the analysis all read the record the reader validated.
 """
 
 from __future__ import annotations
@@ -183,12 +184,12 @@ def read_csv(
                 col.error(line_no, "invalid UTF-8 in this row; the file must be UTF-8")
                 continue
             row = dict(zip(header, cells))
-            raw_text = _raw(row)
-            done += len(raw_text)
             reason = _json_cells(row, json_cols)
             if reason:
                 col.error(line_no, reason)
                 continue
+            raw_text = _raw(row)  # the record as loaded (chat cells parsed), so every later step reads the same
+            done += len(raw_text)
             col.add(line_no, raw_text, row)
             if lines.no % 10000 == 0:
                 cancel.check()
@@ -245,12 +246,11 @@ def _read_parquet(path: Path, handle, *, schema, unit, mapping, strict, progress
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
             for row in batch.to_pylist():
                 row_no += 1
-                raw = _raw(row)
                 reason = _json_cells(row, json_cols)
                 if reason:
                     col.error(row_no, reason)
                     continue
-                col.add(row_no, raw, row)
+                col.add(row_no, _raw(row), row)
             cancel.check()
             progress(row_no, total, phase)
     except (pa.ArrowInvalid, OSError) as exc:
