@@ -100,3 +100,15 @@ def test_add_without_the_convert_extra_says_what_to_install(tmp_path):
     assert out.returncode != 0
     assert "curation-workbench[convert]" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "models" / "copy").exists()
+
+
+def test_torch_free_model_agrees_with_sentence_transformers_on_real_texts(default_encoder, fp32_encoder, st_model):
+    """Skipped without torch: the model a plain install builds is the original model."""
+    from tests.embed.conftest import reference, sample_texts
+
+    assert fp32_encoder.manifest.data["converter"]["builder"].startswith("onnx graph from safetensors")
+    texts = sample_texts(80)  # Dolly prompts and responses, Banking77 queries
+    ref = reference(st_model, texts)
+    assert (fp32_encoder.encode(texts) * ref).sum(1).min() >= 0.999
+    cos8 = (default_encoder.encode(texts) * ref).sum(1)
+    assert cos8.mean() >= 0.99 and cos8.min() >= 0.94

@@ -65,7 +65,7 @@ class CurationSnapshot:
                 workspace: Any | None = None) -> "CurationSnapshot":
         """Copy what an export needs from an open project (loading its workspace if needed).
 
-        ``analysis``: an AnalysisResult (or None), e.g.
+        ``analysis``: an AnalysisResult or an AlignedAnalysis of these rows (or None), e.g.
         :func:`workbench.analysis.project_analysis.load_stored`'s.
         ``embed``: optional function giving embeddings for texts (replay-mix sampling, rebalance).
         """
@@ -73,7 +73,12 @@ class CurationSnapshot:
         state = project.state
         datas = {s.id: ws.source_data(s.id) for s in ws.sources}
         starts = {s.id: ws.rows_of_source(s.id).start for s in ws.sources}
-        view = AlignedAnalysis(analysis, ws.source_id, ws.line, ws.role) if analysis is not None else None
+        if isinstance(analysis, AlignedAnalysis) and analysis.n == ws.n:
+            view = analysis  # already aligned to these rows (the app's; never mutated, only replaced)
+        elif isinstance(analysis, AlignedAnalysis):
+            view = analysis.resized(ws.source_id, ws.line, ws.role)
+        else:
+            view = AlignedAnalysis(analysis, ws.source_id, ws.line, ws.role) if analysis is not None else None
         return cls(
             project_path=Path(project.path),
             project_revision=int(project.revision),

@@ -33,8 +33,8 @@ def embed_fn(session):
 def snapshot(session):
     from workbench.curate.context import CurationSnapshot
 
-    result = session.analysis.result if session.analysis is not None else None
-    return CurationSnapshot.capture(session.project, result, embed=embed_fn(session), workspace=session.ws)
+    # the session's aligned analysis is reused as is (no re-alignment on the GUI thread)
+    return CurationSnapshot.capture(session.project, session.analysis, embed=embed_fn(session), workspace=session.ws)
 
 
 def _export_job(snap, options, *, progress=None, cancel=None):
