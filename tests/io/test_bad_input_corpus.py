@@ -182,11 +182,24 @@ def _child(name: str, folder: str) -> None:
         except pytest.skip.Exception as exc:
             print(json.dumps({"skipped": str(exc)}))
             return
-        print(json.dumps(outcome(path)))
+        got = outcome(path)
+        if got["outcome"] == "loaded":  # the next step a curator takes: inspect's statistics and listing
+            import io
+
+            from workbench.cli.cmd_inspect import print_report, summary
+            from workbench.io.readers import read_source
+
+            src = read_source(path)
+            report = summary(src)
+            json.dumps(report, default=str)
+            print_report(report, src, 50, out=io.StringIO())
+        print(json.dumps(got))
 
 
 def figures(timeout: float = 20.0) -> dict:
-    """Each case in a child process: handled / crashed / hung / silently dropped (lines)."""
+    """Each case in a child process (read, then inspect's report): handled / crashed (a traceback in
+    either) / hung / silently dropped (lines neither loaded nor reported) / other mismatch (e.g. a
+    value later steps cannot hold was loaded, or a line number is not the physical line)."""
     import tempfile
 
     counts = {"tried": 0, "handled": 0, "crashed": 0, "hung": 0, "silently_dropped_cases": 0,
