@@ -112,3 +112,22 @@ def test_help_imports_no_heavy_libraries():
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
+
+
+def test_embed_engine_ray_without_ray_says_what_to_install(tmp_path, default_encoder):  # noqa: F811
+    """Ray is the optional extra [cluster]: without it, one line naming the extra, no traceback."""
+    import os
+
+    code = (
+        "import sys\n"
+        "sys.modules['ray'] = None\n"
+        "from workbench.cli.main import main\n"
+        f"sys.exit(main(['embed', {str(SAMPLE / 'production_banking.jsonl')!r}, '--engine', 'ray']))\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models").symlink_to(default_encoder.manifest.dir.parent, target_is_directory=True)
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0
+    assert "curation-workbench[cluster]" in res.stderr and "Traceback" not in res.stderr
