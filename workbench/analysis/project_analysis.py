@@ -39,6 +39,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from workbench.analysis._inputs import MULTI_TURN_SCHEMAS
 from workbench.analysis.pipeline import (CACHE_FILE, AnalysisInput, AnalysisParams, AnalysisResult, analyze,
                                          is_current)
 from workbench.core.errors import AnalysisError
@@ -51,7 +52,6 @@ MODEL_SETTING = "model"
 DEVICE_SETTING = "device"
 DIR_SETTING = "analysis.dir"
 DEFAULT_DIR = "analysis"
-MULTI_TURN_SCHEMAS = frozenset({"chat", "sharegpt"})
 
 
 # --------------------------------------------------------------------------------------------

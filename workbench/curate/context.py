@@ -59,6 +59,8 @@ class CurationSnapshot:
     analysis: AlignedAnalysis | None = None
     embed: EmbedFn | None = None
     captured: float = field(default_factory=time.time)
+    response: list[str] = field(default_factory=list)  # current responses (leakage n-grams, readiness)
+    settings: dict[str, Any] = field(default_factory=dict)  # project settings a plan reads (readiness.*)
 
     @classmethod
     def capture(cls, project: Any, analysis: Any | None = None, *, embed: EmbedFn | None = None,
@@ -103,6 +105,8 @@ class CurationSnapshot:
             starts=starts,
             analysis=view,
             embed=embed,
+            response=list(ws.response),
+            settings={k: v for k, v in project.settings.items().items() if str(k).startswith("readiness")},
         )
 
     # --- rows -------------------------------------------------------------------------------

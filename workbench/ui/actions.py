@@ -192,6 +192,14 @@ def build(win) -> Actions:
     A.density.toggled.connect(win.map.show_density)
     win.map.addAction(A.density)
     m.addAction(A.density)
+    A.labels = QtGui.QAction("Cluster &names on the map", win, checkable=True)
+    A.labels.setChecked(True)
+    A.labels.setShortcut(QtGui.QKeySequence("N"))
+    A.labels.setShortcutContext(QtCore.Qt.WidgetWithChildrenShortcut)
+    A.labels.setToolTip("Show each cluster's name at its centre; zoom in to see more of them (N)")
+    A.labels.toggled.connect(win.map.show_labels)
+    win.map.addAction(A.labels)
+    m.addAction(A.labels)
     # Analysis
     m = mb.addMenu("&Analysis")
     A.run = A.act("&Run analysis", win.run_analysis, "Ctrl+R",

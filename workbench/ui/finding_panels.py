@@ -56,6 +56,7 @@ class FindingPanel(QtWidgets.QWidget):
     sig_open_review = QtCore.Signal()  # "Review…" pressed: bring the Review tab to the front
     review_kind = ""  # panels whose findings the Review tab can show side by side
     column_tips: list[str] = []
+    text_column = 0  # the column of text that takes the panel's spare width (and elides)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -130,10 +131,9 @@ class FindingPanel(QtWidgets.QWidget):
         """Numbers get the width they need (never cut: "344" stays "344"); the first, text column
         takes the rest of the panel and elides with "…" (full text in its tooltip)."""
         hdr = self.tree.header()
-        for c in range(1, len(self.columns)):
-            hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeToContents)
-        if self.columns:
-            hdr.setSectionResizeMode(0, QtWidgets.QHeaderView.Stretch)
+        for c in range(len(self.columns)):
+            hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.Stretch if c == self.text_column
+                                     else QtWidgets.QHeaderView.ResizeToContents)
 
     def item_tooltip(self, f: Finding) -> str:
         return self.display_title(f)
@@ -649,6 +649,7 @@ class QueuePanel(FindingPanel):
     title = "Review queue"
     what = "the review queue"
     columns = ["#", "Production input", "Priority", "Gap", "Density"]
+    text_column = 1
 
     def __init__(self, session, parent=None):
         super().__init__(session, parent)
@@ -743,6 +744,7 @@ class FlagsPanel(FindingPanel):
     title = "Flags"
     what = "quality flags"
     columns = ["Flag", "Examples", "Meaning"]
+    text_column = 2
 
     def __init__(self, session, parent=None):
         super().__init__(session, parent)

@@ -71,19 +71,6 @@ class _Column(QtWidgets.QFrame):
         head.setText(f"<b>{html.escape(str(ws.source_names[row]))}:{int(ws.line[row])}</b> · "
                      f"{html.escape(str(ws.role[row]))}" + ("<br>" + " · ".join(badges) if badges else ""))
         lay.addWidget(head)
-        same_prompt = row == ref_row
-        for title, text, ref in (("Prompt", ws.prompt[row], ws.prompt[ref_row]),
-                                 ("Response", ws.response[row], ws.response[ref_row])):
-            lab = QtWidgets.QLabel(f"<b>{title}</b>")
-            lay.addWidget(lab)
-            box = QtWidgets.QTextBrowser()
-            box.setObjectName(f"review{title}")
-            body = str(text or "")[:MAX_CHARS]
-            box.setHtml(plain_html(body) if same_prompt else diff_html(str(ref or "")[:MAX_CHARS], body))
-            if title == "Prompt":  # as tall as the prompt needs (up to a third), the rest for the response
-                lines = sum(1 + len(part) // 45 for part in body.split("\n"))
-                box.setMaximumHeight(int(min(180, max(36, lines * box.fontMetrics().lineSpacing() + 14))))
-            lay.addWidget(box, 0 if title == "Prompt" else 1)
         bar = QtWidgets.QHBoxLayout()
         bar.setSpacing(4)
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
@@ -95,6 +82,20 @@ class _Column(QtWidgets.QFrame):
             self.buttons[key] = b
         bar.addStretch(1)
         lay.addLayout(bar)
+        same_prompt = row == ref_row
+        for title, text, ref in (("Prompt", ws.prompt[row], ws.prompt[ref_row]),
+                                 ("Response", ws.response[row], ws.response[ref_row])):
+            lab = QtWidgets.QLabel(f"<b>{title}</b>")
+            lay.addWidget(lab)
+            box = QtWidgets.QTextBrowser()
+            box.setObjectName(f"review{title}")
+            body = str(text or "")[:MAX_CHARS]
+            box.setHtml(plain_html(body) if same_prompt else diff_html(str(ref or "")[:MAX_CHARS], body))
+            if title == "Prompt":  # as tall as the prompt needs (up to a third), the rest for the response
+                per_line = max(20, (view.column_width - 30) // max(6, box.fontMetrics().averageCharWidth()))
+                lines = sum(1 + len(part) // per_line for part in body.split("\n"))
+                box.setMaximumHeight(int(min(180, max(36, lines * box.fontMetrics().lineSpacing() + 14))))
+            lay.addWidget(box, 0 if title == "Prompt" else 1)
 
 
 class ReviewView(QtWidgets.QWidget):
@@ -153,6 +154,7 @@ class ReviewView(QtWidgets.QWidget):
         self.empty.setWordWrap(True)
         lay.addWidget(self.empty)
         self.columns: list[_Column] = []
+        self.column_width = 300
         session.sig_changed.connect(lambda _c: self.refresh())
         session.sig_analysis.connect(self.clear)
         self.clear()
@@ -219,6 +221,7 @@ class ReviewView(QtWidgets.QWidget):
         self.group_bar.addStretch(1)
         order = [ref] + [r for r in rows if r != ref]
         width = max(280, (self.scroll.viewport().width() - 8) // max(1, min(3, len(order))) - 6)
+        self.column_width = width
         for r in order[:MAX_COLUMNS]:
             col = _Column(self, r, ref, self.panel.member_role(f, r))
             col.setMinimumWidth(width)

@@ -28,6 +28,28 @@ DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".parquet", ".pq", ".ndjson"}
 PROJECT_SUFFIX = ".wbproj"
 
 
+def cluster_label_positions(a, min_size: int = 5) -> list[tuple[float, float, str, int]]:
+    """(x, y, label, size) at the centre (median position) of each cluster with a map position."""
+    if a is None:
+        return []
+    cl = np.asarray(a.cluster)
+    x, y = np.asarray(a.x, np.float64), np.asarray(a.y, np.float64)
+    ok = (cl >= 0) & np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return []
+    order = np.argsort(cl[ok], kind="stable")
+    ids, xs, ys = cl[ok][order], x[ok][order], y[ok][order]
+    bounds = np.flatnonzero(np.diff(ids)) + 1
+    out = []
+    for part in np.split(np.arange(len(ids)), bounds):
+        if len(part) < min_size:
+            continue
+        cid = int(ids[part[0]])
+        label = a.cluster_labels.get(cid, f"cluster {cid}")
+        out.append((float(np.median(xs[part])), float(np.median(ys[part])), label, len(part)))
+    return out
+
+
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, session: Session | None = None):
         super().__init__()
@@ -173,6 +195,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions.refresh_colour_choices()
         if a is None:
             self.map.set_points(None, None)
+            self.map.set_labels([])
             self._on_activity()
         else:
             if not self.session.analysis_stale:
@@ -180,6 +203,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._stale_since = None
             self.map.set_points(a.x, a.y)
             self._recolour()
+            self.map.set_labels(cluster_label_positions(a))
             self._update_dimmed()
             self._on_selection("analysis")
             prod = np.asarray(self.session.ws.role, dtype=object) == "production"
@@ -401,7 +425,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def set_wide_review(self, on: bool) -> None:
         """Review at the window's full width: the side panels step aside (and come back)."""
-        docks = [self.example_dock] + self.panel_docks
+        docks = [self.example_dock, self.table_dock] + self.panel_docks
         if on:
             self._wide_hidden = [d for d in docks if d.isVisible()]
             for d in self._wide_hidden:

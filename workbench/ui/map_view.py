@@ -120,6 +120,8 @@ class LegendWidget(QtWidgets.QListWidget):
     """Colour key in the map's corner; clicking an entry selects its examples."""
 
     sig_activated = QtCore.Signal(object, object)  # LegendEntry, modifiers
+    sig_folded = QtCore.Signal()  # folded or unfolded: the map makes room again
+    AUTO_FOLD = 12  # more entries than this: folded until the curator unfolds it (names are on the map)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -133,6 +135,7 @@ class LegendWidget(QtWidgets.QListWidget):
         self.setToolTip("Click an entry to select its examples (Shift adds, Alt removes)")
         self._entries: list[LegendEntry] = []
         self.collapsed = False
+        self._user_folded: bool | None = None  # the curator's own choice, kept once made
         self._title = ""
         self.itemClicked.connect(self._on_clicked)
         self.restyle()
@@ -151,9 +154,12 @@ class LegendWidget(QtWidgets.QListWidget):
             " { height: 0; }")
 
     def set_entries(self, title: str, entries: list[LegendEntry]) -> None:
+        if self._user_folded is None:
+            self.collapsed = len(entries) > self.AUTO_FOLD
         self.clear()
         self._entries = list(entries)
-        head = QtWidgets.QListWidgetItem(("▸ " if self.collapsed else "▾ ") + title)
+        count = f"  ({len(entries)})" if self.collapsed else ""
+        head = QtWidgets.QListWidgetItem(("▸ " if self.collapsed else "▾ ") + title + count)
         head.setToolTip("Click to fold or unfold the legend")
         f = head.font()
         f.setBold(True)
@@ -173,7 +179,8 @@ class LegendWidget(QtWidgets.QListWidget):
     def _fit(self) -> None:
         fm = self.fontMetrics()
         rows = 1 if self.collapsed else self.count()
-        width = max([fm.horizontalAdvance(self.item(i).text()) for i in range(self.count())] + [80]) + 44
+        shown = range(1) if self.collapsed else range(self.count())
+        width = max([fm.horizontalAdvance(self.item(i).text()) for i in shown] + [80]) + 44
         parent_h = self.parentWidget().height() if self.parentWidget() else 600
         height = min(rows * (fm.height() + 4) + 8, max(120, int(parent_h * 0.38)))
         self.setFixedSize(min(width, 300), height)
@@ -181,8 +188,10 @@ class LegendWidget(QtWidgets.QListWidget):
     def _on_clicked(self, item) -> None:
         if self.row(item) == 0:
             self.collapsed = not self.collapsed
+            self._user_folded = self.collapsed
             self.set_entries(self._title, self._entries)
             self.parentWidget() and self.move(self.parentWidget().width() - self.width() - 10, 10)
+            self.sig_folded.emit()
             return
         i = self.row(item) - 1
         if 0 <= i < len(self._entries):
@@ -214,6 +223,12 @@ class MapView(QtWidgets.QWidget):
         self.hover_marker.setAcceptedMouseButtons(QtCore.Qt.NoButton)
         self.vb.addItem(self.hover_marker, ignoreBounds=True)
         self.legend = LegendWidget(self.gv)
+        self._labels: list[tuple[float, float, str, int]] = []  # (x, y, text, size) of cluster centres
+        self._label_items: list[pg.TextItem] = []
+        self.labels_on = True
+        self._fitting = False  # True while the view follows "fit everything" (until the user pans/zooms)
+        self.vb.sigRangeChanged.connect(lambda *_: self._layout_labels())
+        self.vb.sigRangeChangedManually.connect(self._on_manual_range)
         self.empty_label = QtWidgets.QLabel(
             "No map yet.\nRun the analysis (Ctrl+R) to place every example on the map.", self.gv)
         self.empty_label.setAlignment(QtCore.Qt.AlignCenter)
@@ -245,6 +260,7 @@ class MapView(QtWidgets.QWidget):
         self.vb.sig_click.connect(self._on_click)
         self.vb.sig_hover.connect(self._on_hover)
         self.legend.sig_activated.connect(lambda e, mods: self.sig_legend.emit(e, _modifier_mode(mods)))
+        self.legend.sig_folded.connect(self._on_legend_folded)
         self._make_actions()
         self._place_overlays()
 
@@ -282,7 +298,7 @@ class MapView(QtWidgets.QWidget):
     def set_points(self, x: np.ndarray | None, y: np.ndarray | None, keep_view: bool = False) -> None:
         """Place the points (``None`` = no layout yet: shows a hint instead). ``keep_view`` keeps
         the curator's pan and zoom (rows were added; the layout itself did not change)."""
-        old_range = self.vb.viewRange() if keep_view and len(self._x) and not self.vb.autoRangeEnabled()[0] else None
+        old_range = self.vb.viewRange() if keep_view and len(self._x) and not self._fitting else None
         if x is None or y is None or not len(x):
             self._x = np.zeros(0, np.float32)
             self._y = np.zeros(0, np.float32)
@@ -328,6 +344,8 @@ class MapView(QtWidgets.QWidget):
         self.legend.set_entries(title, legend or [])
         self.legend.setVisible(bool(legend) and bool(len(self._x)))
         self._place_overlays()
+        if self._fitting:
+            self.fit()
 
     def set_dimmed(self, mask: np.ndarray | None) -> None:
         self.points.set_style(dimmed=mask if mask is not None else np.zeros(0, bool))
@@ -373,10 +391,84 @@ class MapView(QtWidgets.QWidget):
 
     # -- view ----------------------------------------------------------------------------------
     def fit(self) -> None:
-        """Show every point; keeps doing so (as the view resizes) until the user pans or zooms."""
-        if len(self._x):
-            self.vb.autoRange(padding=0.04)
-            self.vb.enableAutoRange(enable=True)  # after autoRange(), which turns it off
+        """Show every point, clear of the legend; keeps doing so (as the view resizes) until the
+        user pans or zooms."""
+        fin = np.isfinite(self._x) & np.isfinite(self._y)
+        if not fin.any():
+            return
+        x0, x1 = float(self._x[fin].min()), float(self._x[fin].max())
+        y0, y1 = float(self._y[fin].min()), float(self._y[fin].max())
+        pad_x, pad_y = (x1 - x0) * 0.04 + 1e-6, (y1 - y0) * 0.04 + 1e-6
+        x0, x1, y0, y1 = x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y
+        W, H = max(1, self.gv.width()), max(1, self.gv.height())
+        lw = self.legend.width() + 20 if self.legend.isVisible() else 0
+        lh = self.legend.height() + 20 if self.legend.isVisible() else 0
+        # the legend sits in the top-right corner: keep the points out of its rectangle by
+        # widening the range to the right (or up, whichever costs less room)
+        if lw and W - lw > 100 and H - lh > 100 and min(lw / W, lh / H) <= 0.25:
+            if lw / W <= lh / H:
+                x1 = x0 + (x1 - x0) * W / (W - lw)
+            else:
+                y1 = y0 + (y1 - y0) * H / (H - lh)
+        self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        self._fitting = True
+
+    def _on_legend_folded(self) -> None:
+        self._place_overlays()
+        if self._fitting:
+            self.fit()
+        self._layout_labels()
+
+    def _on_manual_range(self, *_):
+        self._fitting = False
+
+    # -- cluster labels ----------------------------------------------------------------------------
+    def set_labels(self, labels: list[tuple[float, float, str, int]]) -> None:
+        """Names drawn on the map at cluster centres: (x, y, text, size). Bigger clusters win
+        when labels would overlap; zooming in shows more of them."""
+        for it in self._label_items:
+            self.vb.removeItem(it)
+        self._label_items = []
+        self._labels = sorted([lb for lb in labels if np.isfinite(lb[0]) and np.isfinite(lb[1])], key=lambda t: -t[3])
+        fg = theme.map_foreground()
+        for x, y, text, size in self._labels:
+            it = pg.TextItem(text, color=fg, anchor=(0.5, 0.5), fill=pg.mkBrush(theme.map_background().red(),
+                             theme.map_background().green(), theme.map_background().blue(), 170))
+            f = it.textItem.font()
+            f.setPointSizeF(8.5 if size < 50 else 9.5)
+            f.setBold(size >= 100)
+            it.setFont(f)
+            it.setPos(x, y)
+            it.setZValue(5e4)
+            it.setAcceptedMouseButtons(QtCore.Qt.NoButton)
+            it.setAcceptHoverEvents(False)
+            self.vb.addItem(it, ignoreBounds=True)
+            self._label_items.append(it)
+        self._layout_labels()
+
+    def show_labels(self, on: bool) -> None:
+        self.labels_on = bool(on)
+        self._layout_labels()
+
+    def _layout_labels(self) -> None:
+        """Hide labels that would overlap a bigger cluster's label or lie off the view."""
+        if not self._label_items:
+            return
+        taken: list[QtCore.QRectF] = []
+        view = self.gv.viewport().rect()
+        legend = self.legend.geometry() if self.legend.isVisible() else QtCore.QRect()
+        for it, (x, y, _t, _s) in zip(self._label_items, self._labels):
+            if not self.labels_on:
+                it.hide()
+                continue
+            p = self.gv.mapFromScene(self.vb.mapViewToScene(QtCore.QPointF(x, y)))
+            br = it.textItem.boundingRect()
+            r = QtCore.QRectF(p.x() - br.width() / 2 - 2, p.y() - br.height() / 2 - 1, br.width() + 4, br.height() + 2)
+            ok = (view.contains(r.toRect()) and not legend.intersects(r.toRect())
+                  and not any(r.intersects(t) for t in taken) and len(taken) < 40)
+            it.setVisible(ok)
+            if ok:
+                taken.append(r)
 
     def zoom_to(self, rows: np.ndarray, pad: float = 0.35) -> None:
         """Frame the given rows (robust to a few far-away members)."""
@@ -398,6 +490,7 @@ class MapView(QtWidgets.QWidget):
         cx, cy = float(x0 + x1) / 2, float(y0 + y1) / 2
         half = span * (0.5 + pad)
         self.vb.setRange(xRange=(cx - half, cx + half), yRange=(cy - half, cy + half), padding=0)
+        self._fitting = False
 
     def restyle(self) -> None:
         """The system palette changed (light/dark)."""
@@ -408,6 +501,8 @@ class MapView(QtWidgets.QWidget):
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         self._place_overlays()
+        if self._fitting:
+            QtCore.QTimer.singleShot(0, self, self.fit)
 
     def _place_overlays(self) -> None:
         if self.legend.count():
