@@ -76,11 +76,11 @@ def test_export_into_the_source_folder_is_refused(project, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--out", "{tmp}/x.txt"], "names the export folder"),
+    (["--out", "{tmp}/x.txt"], "an export names its folder"),
     (["--out", "{tmp}/o", "--rebalance", "production", "--no-analysis"], "--rebalance needs the analysis"),
     (["--out", "{tmp}/o", "--split", "1.5"], "between 0 and 1"),
     (["--out", "{tmp}/o", "--mix", "general.jsonl"], "FILE:RATIO"),
-    (["--out", "{tmp}/one.jsonl"], "names the export folder"),
+    (["--out", "{tmp}/one.jsonl"], "an export names its folder"),
     (["--out", "{tmp}/o", "--split", "0.5", "--seed", "-5"], "--seed: must be at least 0"),
 ])
 def test_errors_are_one_clear_line(project, tmp_path, capsys, extra, message):

@@ -120,7 +120,7 @@ def test_chat_and_parquet_and_weight_field(session, tmp_path):
 def test_out_names_the_export_folder(session, tmp_path):
     p, _ = session
     snap = CurationSnapshot.capture(p)
-    with pytest.raises(ExportError, match="names the export folder"):
+    with pytest.raises(ExportError, match="an export names its folder"):
         run_export(snap, ExportOptions(tmp_path / "clean.jsonl", format="chat"))
     assert not (tmp_path / "clean.jsonl").exists()
     res = run_export(snap, ExportOptions(tmp_path / "clean", format="chat", split=0.9))

@@ -135,10 +135,10 @@ def prepare(out: Path, *, protected: Iterable[str | Path] = ()) -> Destination:
         raise ExportError(f"Cannot export to {out}: it is a symbolic link; name the folder itself.")
     if target.exists() and not target.is_dir():
         raise ExportError(f"Cannot export to {out}: it is a file, and an export never replaces a file it did "
-                          "not create. --out names the export folder (it gets train.jsonl, manifest.json, ...).")
+                          "not create. The export goes to a folder (it gets train.jsonl, manifest.json, ...).")
     if not target.exists() and target.suffix.lower() in DATA_SUFFIXES:
-        raise ExportError(f"--out {out.name} looks like a file name: --out names the export folder, which gets the "
-                          f"data files, manifest.json and report.html together (e.g. --out {out.with_suffix('')}).")
+        raise ExportError(f"{out.name} looks like a file name, but an export names its folder (--out DIR), which "
+                          f"gets the data files, manifest.json and report.html together (e.g. {out.with_suffix('')}).")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -161,7 +161,7 @@ def _owned_export(target: Path, out: Path, protected: set[Path]) -> dict[str, st
         return {}
     names = [e.name for e in entries]
     hint = (f"An export only replaces a folder that is empty or holds exactly a previous export of this tool "
-            f"(checked against the sha256 in its {MANIFEST}). Choose a new folder, e.g. --out {out / 'export'}.")
+            f"(checked against the sha256 in its {MANIFEST}). Choose a new or empty folder, e.g. {out / 'export'}")
     ours = [e.name for e in entries if Path(e.path) in protected]
     if ours:
         raise ExportError(f"Refusing to export into {out}: it holds {', '.join(ours[:3])}, a file of this project "
