@@ -115,6 +115,23 @@ def _shingles(norm: str) -> set[str]:
     return {t[i:i + CHAR_N] for i in range(len(t) - CHAR_N + 1)}
 
 
+def _word_diff(a_words: list[str], b_words: list[str]) -> tuple[float, int]:
+    """(word overlap, word difference) as in :func:`pair_overlap`, with a fast set-based exit."""
+    a = {w for w in a_words if w not in FILLER_WORDS}
+    b = {w for w in b_words if w not in FILLER_WORDS}
+    union = a | b
+    word = len(a & b) / len(union) if union else 1.0
+    if len(a ^ b) > 1:
+        return word, 2
+    return word, pair_overlap(a_words, b_words, "", "")[2]
+
+
+def _char_overlap(a_norm: str, b_norm: str) -> float:
+    sa, sb = _shingles(a_norm), _shingles(b_norm)
+    su = sa | sb
+    return len(sa & sb) / len(su) if su else 0.0
+
+
 def pair_overlap(a_words: list[str], b_words: list[str], a_norm: str, b_norm: str) -> tuple[float, float, int]:
     """(word overlap, character overlap, word difference) of two prompts: Jaccard of their sets
     of non-filler words, Jaccard of the character 4-gram sets of the normalised texts with
@@ -252,14 +269,17 @@ def find_leakage(
                 for nb, s_ in zip(graph.indices[i], graph.sims[i]):
                     if nb >= 0 and tr_mask[nb] and s_ >= min(confirm_sim, long_confirm_sim):
                         cands.append((int(pos_t[nb]), float(s_)))
+            seen = set()
             for j, c in cands:
-                if c < min(confirm_sim, long_confirm_sim):
-                    continue
-                w, ch, diff = pair_overlap(words_e[k], words_t[j], norm_e[k], norm_t[j])
                 n_words = min(len(words_e[k]), len(words_t[j]))
                 need = long_confirm_sim if n_words >= LONG_WORDS else confirm_sim
-                if c >= need and ((diff <= 1 and n_words >= 1 and max(len(words_e[k]), len(words_t[j])) >= 2)
-                                  or ch >= char_overlap):
+                if c < need or j in seen:
+                    continue
+                seen.add(j)
+                w, diff = _word_diff(words_e[k], words_t[j])
+                ch = _char_overlap(norm_e[k], norm_t[j]) if diff > 1 else 1.0
+                if ((diff <= 1 and n_words >= 1 and max(len(words_e[k]), len(words_t[j])) >= 2)
+                        or ch >= char_overlap):
                     cand = (3, -c, j, w, ch, diff)
                 elif c >= max(sim_threshold, confirm_sim) and w >= near_overlap:
                     cand = (4, -c, j, w, ch, diff)
@@ -276,7 +296,8 @@ def find_leakage(
             continue
         if best is not None:
             m = int(tr[best[2]])
-            cos, w, ch = -best[1], best[3], best[4]
+            cos = -best[1]
+            w, ch, _ = pair_overlap(words_e[k], words_t[best[2]], norm_e[k], norm_t[best[2]])
         else:
             m = int(ng_match[k])
             cos = float(vecs[i] @ vecs[m])
