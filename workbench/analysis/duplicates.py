@@ -13,8 +13,8 @@ Definitions (what a curator sees):
   verifier** (:mod:`workbench.analysis.pair_verifier`): for pairs that share most of their words,
   a logistic regression over word order, swapped words, moved phrases, numbers and names
   rejects "the same words, another meaning" ("from Paris to Rome" / "from Rome to Paris");
-  pairs worded differently need cosine >= 0.95. ``verify=False`` restores the plain rule
-  "cosine >= ``threshold``" (default 0.95).
+  pairs worded differently need cosine >= ``threshold`` (default 0.95). ``verify=False``
+  restores the plain rule "cosine >= ``threshold``" for every pair.
 - **Groups** are the connected components of the union of both kinds of edges, over all roles
   together: train↔train, train↔eval, train↔production, eval↔eval, ... Each group lists its
   ``scope`` (the roles present, e.g. ``train+eval``) and its ``kind``: ``exact`` (all members share
@@ -57,7 +57,7 @@ import numpy as np
 
 from workbench.analysis.graph import NeighbourGraph
 from workbench.analysis.pair_verifier import (DEFAULT_CANDIDATE_SIM, DEFAULT_MIN_PROBABILITY,
-                                              pair_reason, verify_pairs)
+                                              MIN_WORD_OVERLAP, pair_reason, verify_pairs)
 from workbench.analysis.textnorm import text_hashes
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
@@ -129,11 +129,13 @@ class Duplicates:
     threshold: float
     near_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False)  # (i, j, sim), i < j
     pair_scopes: dict[str, int] = field(default_factory=dict)  # "train↔eval": n near/exact pairs
+    verifier: dict[str, float] | None = None  # the pair verifier's settings when it decided
 
     def summary(self, ref: RowRef = _default_ref, limit: int | None = 200) -> dict[str, Any]:
         groups = self.groups if limit is None else self.groups[:limit]
         return {
             "threshold": self.threshold,
+            "verifier": self.verifier,
             "n_groups": len(self.groups),
             "n_rows_in_groups": int((self.group >= 0).sum()),
             "n_removable": int(sum(len(g.removable) for g in self.groups)),
@@ -242,7 +244,8 @@ def find_duplicates(
     feats: list[dict[str, float] | None] = [None] * len(ni)
     if verify and (~same).any():
         todo = np.flatnonzero(~same)
-        ok, p, f = verify_pairs(prompts, ni[todo], nj[todo], ns[todo], min_probability)
+        ok, p, f = verify_pairs(prompts, ni[todo], nj[todo], ns[todo], min_probability,
+                                reworded_sim=threshold)
         nprob[todo] = p
         for k, fk in zip(todo.tolist(), f):
             feats[k] = fk
@@ -318,7 +321,9 @@ def find_duplicates(
         is_keeper[g.keeper] = True
     pair_scopes = _pair_scopes(roles, np.concatenate([ex_a, ni]), np.concatenate([ex_b, nj]))
     progress(3, 3, "duplicates")
-    return Duplicates(group_of, is_keeper, hashes, groups, float(threshold), (ni, nj, ns), pair_scopes)
+    verifier = ({"candidate_sim": float(candidate_sim), "min_probability": float(min_probability),
+                 "min_word_overlap": MIN_WORD_OVERLAP, "reworded_sim": float(threshold)} if verify else None)
+    return Duplicates(group_of, is_keeper, hashes, groups, float(threshold), (ni, nj, ns), pair_scopes, verifier)
 
 
 def _pair_scopes(roles: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, int]:

@@ -141,17 +141,17 @@ def probability(feats: dict[str, float], coefficients: dict[str, float] = COEFFI
 
 def verify_pairs(texts: Sequence[str], i: np.ndarray, j: np.ndarray, sims: np.ndarray,
                  min_probability: float = DEFAULT_MIN_PROBABILITY,
-                 coefficients: dict[str, float] = COEFFICIENTS,
+                 coefficients: dict[str, float] = COEFFICIENTS, *, reworded_sim: float = REWORDED_SIM,
                  ) -> tuple[np.ndarray, np.ndarray, list[dict[str, float]]]:
     """Decide each candidate pair ``(texts[i[k]], texts[j[k]])`` with cosine ``sims[k]``.
 
     Returns ``(confirmed, p, features)``: ``p`` is the verifier's P(duplicate) (NaN for pairs
-    worded too differently for it, which are decided by ``REWORDED_SIM``; see the module
+    worded too differently for it, which need cosine >= ``reworded_sim``; see the module
     docstring)."""
     feats = [pair_features(texts[int(a)], texts[int(b)], float(s)) for a, b, s in zip(i, j, sims)]
     p = np.array([probability(f, coefficients) if f["words"] >= MIN_WORD_OVERLAP else np.nan
                   for f in feats], dtype=np.float32)
-    ok = np.array([p_k >= min_probability if f["words"] >= MIN_WORD_OVERLAP else f["cos"] >= REWORDED_SIM
+    ok = np.array([p_k >= min_probability if f["words"] >= MIN_WORD_OVERLAP else f["cos"] >= reworded_sim
                    for p_k, f in zip(p.tolist(), feats)], dtype=bool)
     return ok, p, feats
 
