@@ -66,8 +66,10 @@ leak_kind            string?   leaked rows: how the copy matched (exact / reorde
 * ``sources``: [{source, source_id, role, rows}];
 * ``clusters``: [{id, label, terms, size, roles {role: n}, train_share, production_share, n_gap,
   inconsistency, inconsistency_reason, examples [{source, line, text}]}] (id order = size order);
-* ``duplicates``: threshold, n_groups, n_removable, by_scope, by_kind, groups [{group, kind,
-  scope, size, roles, min_sim, same_response, keeper, members, removable, reason}];
+* ``duplicates``: threshold, verifier {candidate_sim, min_probability, min_word_overlap,
+  reworded_sim} (null without verification), n_groups, n_removable, by_scope, by_kind, groups
+  [{group, kind, scope, size, roles, min_sim, same_response, keeper, members, removable, reason,
+  links [{a, b, cosine, p_duplicate, why}]}];
 * ``conflicts``: n_conflicts, conflicts [{example, score, against [{example, prompt_sim,
   response_sim, divergence, differs_in}], reason}], by_cluster [{cluster, cluster_label,
   inconsistency, reason}] (or ``skipped`` with the reason when there were no response vectors);
