@@ -124,3 +124,19 @@ def test_nearest_train_is_exact(clinc):
     assert walked.any() and train[idx2].all()
     assert (sim2 <= brute + 1e-5).all()
     assert np.mean(brute[walked] - sim2[walked]) < 0.05
+
+
+def test_many_gap_inputs_cluster_a_core_and_join_the_rest(clinc):
+    from workbench.analysis.coverage import cluster_gap_inputs
+
+    texts, roles, labels, removed, vecs, graph, cluster, uncovered = clinc
+    cov = coverage(vecs, roles, cluster, graph, prompts=texts)
+    rows = np.flatnonzero(cov.is_gap)
+    full = cluster_gap_inputs(vecs, rows, cov.gap_score, 0.4)
+    part = cluster_gap_inputs(vecs, rows, cov.gap_score, 0.4, max_clustered=len(rows) // 3)
+    assert (full >= 0).all() and (part >= 0).mean() > 0.4  # isolated out-of-scope inputs join none
+    for lab in removed:  # each removed intent still lands mostly in one group of its own
+        g = part[labels[rows] == lab]
+        g = g[g >= 0]
+        top = np.bincount(g).argmax()
+        assert (g == top).mean() > 0.5 and (labels[rows][part == top] == lab).mean() > 0.8, lab
