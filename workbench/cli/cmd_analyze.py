@@ -128,18 +128,18 @@ def _analyse_project(args, bar, out: Path | None):
 
     path = default_project_path(args.project)
     overrides = _overrides(args)
-    if overrides or args.model:
+    with Project.open(path, read_only=True) as project:
+        before = pa.project_params(project).to_dict()
+        changed = {k: v for k, v in pa.project_params(project, overrides).to_dict().items() if before[k] != v}
+        new_model = args.model if args.model and args.model != pa.project_model(project) else None
+    if changed or new_model:
         try:  # the options given become the project's settings (see the module doc)
             with Project.open(path) as project:
-                before = pa.project_params(project)
-                after = pa.save_params(project, overrides)
-                if args.model:
-                    project.settings.set(pa.MODEL_SETTING, args.model)
-            changed = {k: v for k, v in after.to_dict().items() if before.to_dict()[k] != v}
-            if changed or args.model:
-                saved = ", ".join(f"{k} = {v}" for k, v in changed.items())
-                saved += (", " if saved and args.model else "") + (f"model = {args.model}" if args.model else "")
-                print(f"Saved to the project's analysis settings: {saved}", file=sys.stderr)
+                pa.save_params(project, overrides)
+                if new_model:
+                    project.settings.set(pa.MODEL_SETTING, new_model)
+            saved = [f"{k} = {v}" for k, v in changed.items()] + ([f"model = {new_model}"] if new_model else [])
+            print(f"Saved to the project's analysis settings: {', '.join(saved)}", file=sys.stderr)
         except ProjectLockedError:
             print("note: the project is open for writing elsewhere, so these options were not saved "
                   "into its settings; the app will report these results as not matching its settings.",
