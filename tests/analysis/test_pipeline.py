@@ -148,3 +148,21 @@ def test_without_response_vectors_conflicts_are_skipped_and_5d_clusters_work(tmp
     assert res.summary["conflicts"]["skipped"]
     assert res.examples["inconsistency"].isna().all()
     assert "cluster space" in res.timings and res.summary["counts"]["clusters"] >= 2
+
+
+def test_coverage_gaps_and_leaks_are_complete_in_the_stored_results(result):
+    """Each coverage gap's rows are on disk (column gap_group), so a reopened project shows whole
+    gaps; every leaked row says how it matched (leak_kind)."""
+    res, out = result
+    back = AnalysisResult.read(out)
+    ex, s = back.examples, back.summary
+    gg = ex["gap_group"].fillna(-1).to_numpy()
+    for g in s["gaps"]["gaps"]:
+        if g["kind"] != "under-represented":
+            members = ex[gg == g["rank"]]
+            assert len(members) == g["n_production"] and (members["role"] == "production").all()
+            assert members["gap"].all()
+    assert (gg >= 0).sum() == ex["gap"].sum()
+    assert ex.loc[ex["role"] == "production", "gap_score"].notna().all()
+    leaked = ex[ex["leaked"]]
+    assert leaked["leak_kind"].notna().all() and ex.loc[~ex["leaked"], "leak_kind"].isna().all()

@@ -147,6 +147,7 @@ class AlignedAnalysis:
         self.nearest_train_sim = self._spread(_float(df, "nearest_train_sim"), np.nan)
         self.inconsistency = self._spread(_float(df, "inconsistency"), np.nan)
         self.is_gap = self._spread(_bool(df, "gap"), False)
+        self.gap_group = self._spread(_int(df, "gap_group"), -1)  # rank of the row's coverage gap
         self.is_keeper = self._spread(_bool(df, "dup_keeper"), False)
         self.leaked = self._spread(_bool(df, "leaked"), False)
         fl = np.empty(len(df), dtype=object)
@@ -263,6 +264,8 @@ class AlignedAnalysis:
                 rr = np.asarray(mem[k]["rows"], np.int64)
                 rr = self.row_of_result[rr[(rr >= 0) & (rr < len(self.row_of_result))]]
                 rows = rr[rr >= 0]
+            elif g.get("rank") is not None and (self.gap_group == int(g["rank"])).any():
+                rows = np.flatnonzero(self.gap_group == int(g["rank"]))
             elif g.get("cluster") is not None:
                 in_c = self.cluster == int(g["cluster"])
                 rows = np.flatnonzero(in_c & (self.is_gap if g.get("kind") == "far from training" else prod))

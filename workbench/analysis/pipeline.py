@@ -43,6 +43,8 @@ nearest_train_source_id int32? that train row's source id
 gap                  bool      production gap input: gap_score >= gap_threshold (see ``coverage``)
 gap_score            float32   production rows: 0.5 x production stay probability of the row's
                                neighbourhood + 0.5 x (1 - nearest_train_sim) (NaN otherwise)
+gap_group            int32?    rank of the coverage gap (summary ``gaps``) the row belongs to;
+                               null when none (under-represented clusters: see ``cluster``)
 inconsistency        float32   train rows: weighted mean divergence of near neighbours' responses
                                (NaN: non-train or no evidence)
 conflict             float32   train rows: conflict score (0 = none), see ``conflicts``
