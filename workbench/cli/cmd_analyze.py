@@ -72,7 +72,8 @@ def register(subparsers) -> None:
     a.add_argument("--near-dup", type=float, default=None, metavar="COS",
                    help="near-duplicate prompt cosine threshold (default: the measured one)")
     a.add_argument("--gap-sim", type=float, default=None, metavar="COS",
-                   help="a production input is a gap when no train prompt is this similar")
+                   help="a production input is always a gap input when no train prompt is this similar "
+                        "(otherwise its gap score decides, see analysis/coverage.py)")
     a.add_argument("--conflict-sim", type=float, default=None, metavar="COS",
                    help="prompts at least this similar must have agreeing responses")
     a.add_argument("--queue-size", type=int, default=None, metavar="N", help="review queue length")

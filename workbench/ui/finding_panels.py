@@ -620,9 +620,10 @@ class GapsPanel(FindingPanel):
 
     def summary_text(self):
         sec = self.session.analysis.summary.get("gaps", {}) or {}
-        thr = (sec.get("params") or {}).get("gap_sim", "?")
-        return (f"<b>{len(self.findings):,} gaps</b>: production inputs with no training example at cosine ≥ {thr}, "
-                f"ranked by how many inputs they affect ({int(sec.get('n_gap_inputs', 0)):,} uncovered inputs). "
+        thr = (sec.get("params") or {}).get("gap_threshold", "?")
+        return (f"<b>{len(self.findings):,} gaps</b>: groups of production inputs training does not cover (gap score "
+                f"≥ {thr}: mostly production around them, or far from every training example), ranked by "
+                f"weight ({int(sec.get('n_gap_inputs', 0)):,} uncovered inputs). "
                 "Select one to see it on the map.")
 
     def cells(self, f):
