@@ -85,9 +85,10 @@ def test_cluster_score_does_not_grow_with_cluster_size(banking):
     two = find_conflicts(g2, ["train"] * 2 * n, answers + answers, vecs2, np.concatenate([cluster, cluster]))
     a = {x["cluster"]: x["inconsistency"] for x in one.clusters}
     b = {x["cluster"]: x["inconsistency"] for x in two.clusters}
-    ra = sorted(a, key=a.get)
-    rb = sorted(b, key=b.get)
-    assert set(ra[-3:]) == set(rb[-3:])
+    keys = sorted(a)
+    assert max(a, key=a.get) == max(b, key=b.get)
+    # a score that summed over pairs would double; a per-pair mean moves by a few percent
+    assert np.allclose([a[k] for k in keys], [b[k] for k in keys], rtol=0.2, atol=0.005)
 
 
 def test_refusal_and_format_divergence_are_reported(tmp_path_factory):
@@ -115,3 +116,64 @@ def test_no_train_responses_means_no_conflicts():
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     c = find_conflicts(build_graph(vecs, 5), ["production"] * 50, [""] * 50, np.zeros((50, 16), np.float32))
     assert c.items == [] and float(c.conflict.max()) == 0.0 and np.isnan(c.inconsistency).all()
+
+
+# --- confident learning on label answers (real sample data, no ../shared needed) ---------------
+def _swapped_sample(tmp_path_factory, seed: int = 0, fraction: float = 0.03):
+    """sample_data's 913 Banking77 chat rows; 3% of the answers replaced by another intent."""
+    recs = sample("train_banking_chat.jsonl")
+    prompts = [chat_part(r, "user") for r in recs]
+    truth = [chat_part(r, "assistant") for r in recs]
+    intents = sorted(set(truth))
+    rng = np.random.default_rng(seed)
+    swapped = rng.choice(len(recs), int(round(fraction * len(recs))), replace=False)
+    answers = list(truth)
+    for s in swapped:
+        answers[s] = str(rng.choice([x for x in intents if x != truth[s]]))
+    pv = embed(tmp_path_factory, prompts)
+    lv = embed(tmp_path_factory, intents)
+    rv = lv[[intents.index(a) for a in answers]]
+    return pv, rv, answers, truth, swapped
+
+
+def test_label_quality_ranks_swapped_answers_first(tmp_path_factory):
+    pv, rv, answers, truth, swapped = _swapped_sample(tmp_path_factory)
+    graph = build_graph(pv, 15)
+    c = find_conflicts(graph, ["train"] * len(answers), answers, rv, prompt_vecs=pv)
+    k = len(swapped)
+    top = np.argsort(-c.conflict, kind="stable")[:k]
+    hits = len(set(top.tolist()) & set(swapped.tolist()))
+    # 14 queries per intent here, so class means are rough: measured 0.78-0.81 over 5 seeds, the
+    # neighbour-only score 0.70-0.78 (larger sets: see benchmarks/study_conflicts.py)
+    base = find_conflicts(graph, ["train"] * len(answers), answers, rv).conflict
+    base_hits = len(set(np.argsort(-base, kind="stable")[:k].tolist()) & set(swapped.tolist()))
+    assert hits >= 0.7 * k and hits > base_hits
+    assert np.all(c.conflict[swapped] == 1 - c.label_quality[swapped])
+    assert np.isfinite(c.label_quality).all() and c.params["label_rows"] == {"label": len(answers)}
+    # the ranked list agrees with the column and explains itself
+    ranked = [it["example"] for it in c.items[:k]]
+    assert set(ranked) == set(top.tolist())
+    it = next(x for x in c.items if x["example"] in set(swapped.tolist()))
+    assert it["kind"] == "label" and it["given"] == answers[it["example"]]
+    assert it["suggested"] == truth[it["example"]] or it["p_suggested"] < 0.5
+    assert f'"{answers[it["example"]]}"' in it["reason"] and it["against"]
+    # "against" points at rows that carry the suggested answer
+    assert all(answers[a["example"]] == it["suggested"] for a in it["against"])
+    json.dumps(c.summary())
+
+
+def test_label_quality_is_leave_one_out():
+    """A row alone with its answer gets no support from itself: two clean classes plus one row
+    whose answer only it and a far-away twin carry."""
+    from workbench.analysis.label_quality import centroid_proba
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 8)) + np.eye(8)[0] * 5
+    b = rng.normal(size=(30, 8)) + np.eye(8)[1] * 5
+    x = np.concatenate([a, b]).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.array([0] * 30 + [1] * 30)
+    y[3] = 1  # a row of class-0 prompts labelled 1
+    p = centroid_proba(x, y, 2)
+    assert p[3, 1] < 0.2 and p[3, 0] > 0.8
+    assert np.median(p[np.arange(60) != 3, y[np.arange(60) != 3]]) > 0.9

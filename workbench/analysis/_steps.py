@@ -12,6 +12,7 @@ import numpy as np
 from workbench.analysis.clusters import PHASE as CLUSTER_PHASE
 from workbench.analysis.clusters import Clusters, find_clusters
 from workbench.analysis.conflicts import find_conflicts
+from workbench.analysis.mismatch import find_mismatches
 from workbench.analysis.coverage import coverage
 from workbench.analysis.duplicates import find_duplicates
 from workbench.analysis.flags import quality_flags
@@ -87,13 +88,17 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
     dups = ph.run("duplicates", lambda: find_duplicates(
         inp.prompt, graph, inp.role, responses=inp.response, n_flags=flags.n_flags,
         threshold=params.near_dup_threshold, verify=params.dup_verify, progress=progress, cancel=cancel))
-    conf = None
+    conf = mism = None
     if inp.response_vecs is not None:
         conf = ph.run("conflicts", lambda: find_conflicts(
-            graph, inp.role, inp.response, inp.response_vecs, labels,
+            graph, inp.role, inp.response, inp.response_vecs, labels, prompt_vecs=inp.prompt_vecs,
             prompt_sim=params.conflict_prompt_sim, response_sim=params.conflict_response_sim,
             neighbour_sim=params.inconsistency_neighbour_sim, seed=seed, progress=progress,
             cancel=cancel))
+        mism = ph.run("mismatched answers", lambda: find_mismatches(
+            inp.prompt_vecs, inp.response_vecs, inp.role, inp.prompt, inp.response, seed=seed,
+            progress=progress, cancel=cancel))
+        flags = flags.with_flag("mismatched_response", mism.flagged)
     cov = ph.run("coverage", lambda: coverage(
         inp.prompt_vecs, inp.role, labels, graph, prompts=inp.prompt, gap_sim=params.gap_sim,
         gap_threshold=params.gap_threshold,
@@ -109,11 +114,15 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         progress=progress, cancel=cancel))
 
     findings = {"clusters": clusters, "cluster_terms": terms, "flags": flags, "duplicates": dups,
-                "conflicts": conf, "coverage": cov, "queue": queue, "leakage": leak}
+                "conflicts": conf, "coverage": cov, "queue": queue, "leakage": leak, "mismatches": mism}
     examples = ph.run("results", lambda: build_examples(inp, coords, clusters, terms, flags, dups,
                                                         conf, cov, queue, leak))
     summary = ph.run("summary", lambda: build_summary(inp, params, clusters, terms, flags, dups,
                                                       conf, cov, queue, leak))
+    examples["mismatch"] = mism.mismatch if mism is not None else np.full(n, np.nan, np.float32)
+    summary["mismatches"] = clean_json(mism.summary(_ref_fn(inp))) if mism is not None else {
+        "skipped": "no response vectors were given", "n_mismatches": 0, "mismatches": []}
+    summary["counts"]["mismatches"] = summary["mismatches"]["n_mismatches"]
     return examples, summary, graph, findings
 
 
@@ -162,6 +171,7 @@ def build_examples(inp, coords, clusters, terms, flags, dups, conf, cov, queue, 
         "gap_group": _nullable_int(cov.gap_group, cov.gap_group < 0, "Int32"),
         "inconsistency": conf.inconsistency.astype(np.float32) if conf is not None else nan,
         "conflict": conf.conflict.astype(np.float32) if conf is not None else nan,
+        "label_quality": conf.label_quality if conf is not None and conf.label_quality is not None else nan,
         "queue_rank": _nullable_int(queue.queue_rank, queue.queue_rank < 0, "Int32"),
         "review_priority": queue.priority.astype(np.float32),
         "leaked": leak.leaked.astype(bool),

@@ -64,6 +64,10 @@ FLAG_DEFINITIONS: dict[str, str] = {
                          "[INST], <s>, {{...}}, [INSERT ...], Lorem ipsum.",
     "script_mismatch": "Prompt and response (20+ letters each) are written mainly in different scripts "
                        "(e.g. Latin vs Cyrillic vs CJK): an answer in the wrong language.",
+    "mismatched_response": "The response does not answer its own prompt: its mismatch score is >= 0.45, i.e. "
+                           "other prompts of the dataset fit the response, and other responses fit the "
+                           "prompt, clearly better than the pair as given (rows shifted in a join, "
+                           "copy-paste errors; see analysis.mismatch; needs 50+ rows with responses).",
 }
 
 RESPONSE_ROLES = frozenset({"train", "eval", "reference"})
@@ -319,6 +323,17 @@ class QualityFlags:
 
     def has(self, name: str) -> np.ndarray:
         return np.fromiter((name in f for f in self.flags), dtype=bool, count=len(self.flags))
+
+    def with_flag(self, name: str, rows: np.ndarray) -> "QualityFlags":
+        """A copy with flag ``name`` added where the bool array ``rows`` is true (a flag that a
+        later analysis step decides, e.g. ``mismatched_response``)."""
+        rows = np.asarray(rows, dtype=bool)
+        flags = [f + (name,) if r and name not in f else f for f, r in zip(self.flags, rows)]
+        counts = dict(self.counts)
+        added = sum(1 for f in flags if name in f)
+        if added:
+            counts[name] = added
+        return QualityFlags(flags, counts, dict(self.length_stats))
 
     def summary(self) -> dict[str, Any]:
         """JSON-able: counts per flag (most frequent first) with definitions, and the length rule."""

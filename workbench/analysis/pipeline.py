@@ -47,7 +47,16 @@ gap_group            int32?    rank of the coverage gap (summary ``gaps``) the r
                                null when none (under-represented clusters: see ``cluster``)
 inconsistency        float32   train rows: weighted mean divergence of near neighbours' responses
                                (NaN: non-train or no evidence)
-conflict             float32   train rows: conflict score (0 = none), see ``conflicts``
+conflict             float32   train rows: conflict score (0 = none), see ``conflicts``; for label
+                               answers and answer families 1 - label_quality
+label_quality        float32   train rows whose answer is a label (short answer shared by 2+ rows)
+                               or in an answer family: leave-one-out probability of the given
+                               answer from the prompt (confident learning, ``label_quality``;
+                               low = likely wrong answer); NaN otherwise
+mismatch             float32   train/eval/reference rows with a response: how much better other
+                               prompts fit the response and other responses fit the prompt than
+                               the pair as given (higher = answers its own prompt worse; > 0:
+                               another pairing fits better), see ``mismatch``; NaN otherwise
 queue_rank           int32?    position in the review queue (0 = label first); null when not queued
 review_priority      float32   production rows: gap x local production density (NaN otherwise)
 leaked               bool      eval row duplicated (exactly or nearly) in train
@@ -72,8 +81,9 @@ leak_kind            string?   leaked rows: how the copy matched (exact / reorde
   reworded_sim} (null without verification), n_groups, n_removable, by_scope, by_kind, groups
   [{group, kind, scope, size, roles, min_sim, same_response, keeper, members, removable, reason,
   links [{a, b, cosine, p_duplicate, why}]}];
-* ``conflicts``: n_conflicts, conflicts [{example, score, against [{example, prompt_sim,
-  response_sim, divergence, differs_in}], reason}], by_cluster [{cluster, cluster_label,
+* ``conflicts``: n_conflicts, conflicts [{example, score, kind (neighbours / label / family),
+  against [{example, prompt_sim, response_sim, divergence, differs_in}], reason; label and family
+  conflicts also given, suggested, label_quality, p_suggested}], by_cluster [{cluster, cluster_label,
   inconsistency, reason}] (or ``skipped`` with the reason when there were no response vectors);
 * ``gaps``: n_gap_inputs, gaps [{rank, kind, cluster, cluster_label, region, n_affected,
   suggested_add, production_share, train_share, examples [{example, text, nearest_train_sim}],
@@ -81,6 +91,10 @@ leak_kind            string?   leaked rows: how the copy matched (exact / reorde
 * ``leakage``: n_leaked, n_eval, leaks [{example, train_match, kinds, reason, ...}];
 * ``queue``: queue [{rank, example, priority, gap, density, reason, ...}];
 * ``flags``: counts [{flag, count, definition}], length_stats.
+* ``mismatches``: params, n_rows, n_mismatches, n_flagged, mismatches [{example, score, fit,
+  prompt, response, better_prompt {example, fit, prompt}, better_response {example, fit,
+  response}, reason}] (rows with mismatch > 0, worst first, 200 at most; better_* only when that
+  one fits better than the own pair; or ``skipped`` when there were no response vectors).
 
 Field details: the modules :mod:`duplicates`, :mod:`conflicts`, :mod:`coverage`, :mod:`queue`,
 :mod:`leakage` and :mod:`flags`, whose docstrings define each finding and threshold.
