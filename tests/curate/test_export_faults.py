@@ -6,7 +6,7 @@ next export.
 
 The export runs in a child process (``child_main``), on the real sample project with a scripted
 curation session. Run ``python -m tests.curate.test_export_faults --kills 200`` for the figures
-in the README (kills survived out of kills tried).
+in the README (kills survived out of kills tried), then the kill-before-every-step counts.
 """
 
 from __future__ import annotations
@@ -34,13 +34,50 @@ OPTIONS = {"A": dict(format="chat"), "B": dict(format="chat", split=0.8, seed=3,
 # ----------------------------------------------------------------------------------- the child
 
 
+# The file-system steps of an export's destination (making, fsyncing, switching, deleting): the
+# child can SIGKILL itself just before the K-th of them (--kill-at K), to hit every step once.
+STEPS = ("mkdir", "rename", "replace", "unlink", "rmdir")
+
+
+class _KillAt:
+    """Counts the destination's file-system steps; SIGKILLs this process before step ``k``."""
+
+    def __init__(self, k: int):
+        self.k, self.n = k, 0
+
+    def step(self) -> None:
+        self.n += 1
+        if self.n == self.k:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def wrap(self, fn):
+        def wrapped(*a, **kw):
+            self.step()
+            return fn(*a, **kw)
+
+        return wrapped
+
+    def install(self) -> None:
+        import types
+
+        from workbench.curate import destination as d
+
+        fake_os = types.SimpleNamespace(**{n: getattr(os, n) for n in dir(os) if not n.startswith("__")})
+        for name in STEPS:
+            setattr(fake_os, name, self.wrap(getattr(os, name)))
+        d.os = fake_os
+        d.fsync_file, d.fsync_dir, d._swap = self.wrap(d.fsync_file), self.wrap(d.fsync_dir), self.wrap(d._swap)
+        d.Destination.open = self.wrap(d.Destination.open)
+
+
 def child_main(argv: list[str] | None = None) -> None:
-    """``child PROJECT OUT A|B [--ready]``: export once; with --ready print "ready" first and the
-    export's duration after (the parent kills it somewhere in between)."""
+    """``child PROJECT OUT A|B [--kill-at K]``: print "ready", export once, print its duration (the
+    parent kills it somewhere in between; or it kills itself before file-system step K)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("project")
     ap.add_argument("out")
     ap.add_argument("which", choices=sorted(OPTIONS))
+    ap.add_argument("--kill-at", type=int, default=0)
     args = ap.parse_args(argv)
     from workbench.core.errors import ExportError
     from workbench.curate.context import CurationSnapshot
@@ -49,6 +86,8 @@ def child_main(argv: list[str] | None = None) -> None:
 
     with Project.open(args.project, read_only=True) as p:
         snap = CurationSnapshot.capture(p)
+    if args.kill_at:
+        _KillAt(args.kill_at).install()
     print("ready", flush=True)
     t0 = time.perf_counter()
     try:
@@ -59,11 +98,45 @@ def child_main(argv: list[str] | None = None) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
 
 
-def _spawn(project: Path, out: Path, which: str) -> subprocess.Popen:
+def _spawn(project: Path, out: Path, which: str, kill_at: int = 0) -> subprocess.Popen:
     code = "import sys; from tests.curate.test_export_faults import child_main; child_main(sys.argv[1:])"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-c", code, str(project), str(out), which], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", code, str(project), str(out), which, "--kill-at", str(kill_at)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def step_run(project: Path, out: Path, which: str, refs: dict[str, dict[str, str]]) -> dict:
+    """Kill an export of ``which`` over the other export before each of its file-system steps in
+    turn (K = 1, 2, ... until one completes); after each the target is checked and then reset."""
+    other = "A" if which == "B" else "B"
+    killed, survived, failures, k = 0, 0, [], 0
+    while True:
+        k += 1
+        proc = _spawn(project, out, other)
+        stdout, err = proc.communicate(timeout=300)
+        if proc.returncode != 0:  # the last kill left a folder the export no longer accepts as its own
+            failures.append({"step": k - 1, "reset_refused": (stdout + err).strip()[-300:]})
+            shutil.rmtree(out)
+            proc = _spawn(project, out, other)
+            proc.communicate(timeout=300)
+        proc = _spawn(project, out, which, kill_at=k)
+        stdout, err = proc.communicate(timeout=300)
+        state = export_state(out, refs)
+        if proc.returncode == 0:
+            if state != which:
+                failures.append({"step": k, "completed": True, "after": state})
+            break
+        if proc.returncode != -signal.SIGKILL:  # an export that fails must fail cleanly (ExportError, exit 3)
+            failures.append({"step": k, "exit": proc.returncode, "output": (stdout + err).strip()[-300:]})
+            if proc.returncode != 3 or k > 200:
+                break
+            continue
+        killed += 1
+        if state in (other, which):
+            survived += 1
+        else:
+            failures.append({"step": k, "after": state})
+    return {"steps_killed": killed, "survived": survived, "failures": failures}
 
 
 # ------------------------------------------------------------------------------------ checking
@@ -168,6 +241,17 @@ def test_kill_9_at_random_points_leaves_the_old_or_the_new_export(project, tmp_p
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert export_state(out, refs) == "B" and leftovers(out) == []
+
+
+@pytest.mark.parametrize("which", ["B"])  # A over B: in the figures script
+def test_kill_9_before_every_file_system_step(project, tmp_path, which):
+    """Deterministic: one kill before each mkdir/open/fsync/rename/swap/unlink/rmdir of the export's
+    destination, in turn; the target is always one complete export, and the next export cleans up."""
+    refs = references(project, tmp_path)
+    out = tmp_path / "out"
+    result = step_run(project, out, which, refs)
+    assert result["failures"] == [] and result["steps_killed"] >= 8, result
+    assert leftovers(out) == []  # the completed export cleaned what the killed ones left
 
 
 def _namespace_prefix(where: Path) -> list[str]:
@@ -307,3 +391,6 @@ if __name__ == "__main__":  # figures for the README: python -m tests.curate.tes
                 total[k] += r[k]
             total["failures"] += r["failures"]
         print(json.dumps({k: (v if k != "failures" else len(v)) for k, v in total.items()}))
+        for which in ("B", "A"):
+            r = step_run(path, Path(d) / f"steps{which}", which, refs)
+            print(json.dumps({"kill before every step, export": which, **r}))
