@@ -337,7 +337,7 @@ def coverage(
         else:
             reg_train, reg_prod = int(ct[c]), int(cp[c])
             affected = int(round(surplus[c] - cg[c]))
-            weight = float(affected * np.nanmean(score[rows])) if len(rows) else 0.0
+            weight = float(affected * np.nan_to_num(_finite_mean(score[rows])))
             label, where, cl_id = None, f"cluster {c}", int(c)
         gaps.append(_gap_item(kind, cl_id, where, label, rows, affected, weight, reg_train, reg_prod,
                               n_train, n_prod, nts, score, is_gap, prompt_vecs, prompts, n_examples))
@@ -364,14 +364,20 @@ def coverage(
     return Coverage(nts, nt, nex, is_gap, table, gaps, unreached, params, score, stay, gap_group)
 
 
+def _finite_mean(x: np.ndarray) -> float:
+    x = np.asarray(x, np.float64)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else float("nan")
+
+
 def _gap_item(kind, cl_id, where, label, rows, affected, weight, reg_train, reg_prod, n_train, n_prod,
               nts, score, is_gap, vecs, prompts, n_examples) -> dict[str, Any]:
     p_sh = reg_prod / max(n_prod, 1)
     t_sh = reg_train / max(n_train, 1)
     suggested = max(math.ceil(p_sh * n_train) - reg_train, min(affected, MIN_ADD), 0)
     ex = _diverse(vecs, rows, n_examples)
-    mean_sim = float(np.nanmean(nts[rows])) if len(rows) else float("nan")
-    mean_score = float(np.nanmean(score[rows])) if len(rows) else float("nan")
+    mean_sim = _finite_mean(nts[rows])
+    mean_score = _finite_mean(score[rows])
     if kind == "not covered":
         reason = (f"{len(rows)} production input(s) about “{label}” that training does not cover: they "
                   f"sit among themselves, away from training examples (mean gap score {mean_score:.2f}, "
