@@ -143,6 +143,11 @@ def embed_on_ray(
         ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
     try:
+        import logging
+
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False  # the workbench reports progress itself
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         resources = ray.cluster_resources()
         if workers is None:
             if gpus_per_worker > 0:
@@ -160,7 +165,7 @@ def embed_on_ray(
             fn_constructor_args=(payload_ref, encoder.precision, gpus_per_worker > 0, cpus),
             batch_size=BLOCK_ROWS,
             batch_format="numpy",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_gpus=gpus_per_worker or None,
             num_cpus=cpus,
         )
