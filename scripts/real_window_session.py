@@ -27,7 +27,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,13 +64,33 @@ class LagMonitor:
         self.timer.setTimerType(QtCore.Qt.PreciseTimer)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
+        self.context = None  # () -> str: the background jobs running (what may hold the GIL)
+        self.where: list[tuple[str, float, str]] = []  # (step, seconds stalled so far, GUI-thread stack)
+        self._main = threading.get_ident()
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._watchdog, daemon=True)
 
     def start(self) -> None:
         self._last = time.perf_counter()
         self.timer.start()
+        self._watch.start()
 
     def stop(self) -> None:
         self.timer.stop()
+        self._stop.set()
+
+    def _watchdog(self) -> None:
+        """From another thread: when the GUI thread has not ticked for 250 ms, note where it is."""
+        noted = None
+        while not self._stop.wait(0.05):
+            late = time.perf_counter() - self._last
+            if late > 0.25 and noted != self._last:
+                noted = self._last
+                frame = sys._current_frames().get(self._main)
+                stack = traceback.extract_stack(frame)[-14:] if frame is not None else []
+                text = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+                                  if "real_window_session" not in f.filename or f is stack[-1])
+                self.where.append((self.step, round(late, 3), text))
 
     def set_step(self, name: str) -> None:
         self._tick()
@@ -80,15 +102,18 @@ class LagMonitor:
         self._last = now
         self.by_step[self.step] = max(self.by_step.get(self.step, 0.0), lag)
         if lag > 0.1:
-            self.stalls.append((self.step, round(lag, 3)))
+            busy = self.context() if self.context is not None else ""
+            self.stalls.append((self.step, round(lag, 3), busy))
 
     def report(self) -> dict:
         worst = max(self.by_step.values()) if self.by_step else 0.0
         return {"longest_stall_ms": round(1000 * worst, 1),
-                "over_200ms": sum(1 for _s, v in self.stalls if v > 0.2),
-                "over_500ms": sum(1 for _s, v in self.stalls if v > 0.5),
+                "over_200ms": sum(1 for st in self.stalls if st[1] > 0.2),
+                "over_500ms": sum(1 for st in self.stalls if st[1] > 0.5),
+                "longest_with_no_background_job_ms": round(1000 * max([st[1] for st in self.stalls if not st[2]] + [0]), 1),
                 "by_step_ms": {k: round(1000 * v, 1) for k, v in self.by_step.items()},
-                "stalls_over_100ms": self.stalls}
+                "stalls_over_100ms": self.stalls,
+                "where_stalled": self.where}
 
 
 class Driver:
@@ -159,6 +184,10 @@ class Driver:
             self.run(["xdotool", "key", "--clearmodifiers", combo])
         else:
             seq = QtGui.QKeySequence(combo.replace("ctrl", "Ctrl").replace("shift", "Shift"))
+            win = widget.window()
+            if self.app.activeWindow() is not win:
+                win.activateWindow()
+                QtTest.QTest.qWaitForWindowActive(win, 1000)
             target = self.app.focusWidget() or widget
             QtTest.QTest.keySequence(target, seq)
         self.wait(150)
@@ -272,6 +301,7 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     from workbench.ui.main_window import MainWindow
 
     tmp = Path(workdir or tempfile.mkdtemp(prefix="wb-session-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     lag = LagMonitor()
     d = Driver(app, out, lag)
     report: dict = {"display": "x11+xdotool" if d.x11 else app.platformName(), "screen": list(SCREEN)}
@@ -292,6 +322,7 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     d.shot("welcome", win)
     lag.set_step("open sample + analyse")
     s = win.session
+    lag.context = lambda: ", ".join(f"{j.kind}:{j.phase or j.label}" for j in win.session.jobs.running())
     errors: list[str] = []
     s.sig_error.connect(lambda m, det: errors.append(m))
     check(app_module.open_sample_project(s, tmp), "the sample project did not open")
@@ -467,6 +498,7 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     d.wait(100)
     win = new_window()
     s = win.session
+    lag.context = lambda: ", ".join(f"{j.kind}:{j.phase or j.label}" for j in win.session.jobs.running())
     errors = []
     s.sig_error.connect(lambda m, det: errors.append(m))
     check(s.open_project(project_path), "the project did not reopen")

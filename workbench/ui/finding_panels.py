@@ -191,9 +191,14 @@ class FindingPanel(QtWidgets.QWidget):
         return f"{len(self.findings):,} {self.what}"
 
     def on_state_changed(self) -> None:
-        """After an action: the counts in the list and the detail shown are redrawn, never stale."""
+        """After an action: the counts in the list and the detail shown are redrawn, never stale
+        (a panel hidden behind another tab does it when it is shown)."""
         if self.session.ws is None:
             return
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         for i in range(self.tree.topLevelItemCount()):
             it = self.tree.topLevelItem(i)
             k = it.data(0, QtCore.Qt.UserRole + 1)
@@ -210,6 +215,11 @@ class FindingPanel(QtWidgets.QWidget):
 
     def update_buttons(self) -> None:
         pass
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if getattr(self, "_stale", False):
+            self.on_state_changed()
 
     def selected(self) -> list[Finding]:
         out = []

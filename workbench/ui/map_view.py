@@ -40,6 +40,35 @@ def _modifier_mode(mods) -> str:
     return "replace"
 
 
+MAX_LABELS = 60  # cluster names placed at most (the biggest clusters first)
+
+
+class MapLabel(QtWidgets.QGraphicsSimpleTextItem):
+    """A cluster's name on the map: screen-sized text (ignores zoom), centred on its position,
+    on a translucent background; cheap to create (a pyqtgraph TextItem costs ~4 ms each)."""
+
+    def __init__(self, text: str, fg: QtGui.QColor, bg: QtGui.QColor, bold: bool, point_size: float):
+        super().__init__(text)
+        f = self.font()
+        f.setPointSizeF(point_size)
+        f.setBold(bold)
+        self.setFont(f)
+        self.setBrush(fg)
+        self._bg = bg
+        self.setFlag(QtWidgets.QGraphicsItem.ItemIgnoresTransformations, True)
+        r = super().boundingRect()
+        self.setTransform(QtGui.QTransform.fromTranslate(-r.width() / 2, -r.height() / 2))
+        self.setZValue(5e4)
+        self.setAcceptedMouseButtons(QtCore.Qt.NoButton)
+        self.setAcceptHoverEvents(False)
+
+    def paint(self, p, option, widget=None):
+        p.setPen(QtCore.Qt.NoPen)
+        p.setBrush(self._bg)
+        p.drawRoundedRect(super().boundingRect().adjusted(-2, -1, 2, 1), 3, 3)
+        super().paint(p, option, widget)
+
+
 class HoverRing(pg.ScatterPlotItem):
     """The ring around the point under the cursor. It only shows: clicks go through it to the
     map (a plain ScatterPlotItem accepts the click on its own point, so the map never saw it)."""
@@ -431,17 +460,11 @@ class MapView(QtWidgets.QWidget):
         self._label_items = []
         self._labels = sorted([lb for lb in labels if np.isfinite(lb[0]) and np.isfinite(lb[1])], key=lambda t: -t[3])
         fg = theme.map_foreground()
-        for x, y, text, size in self._labels:
-            it = pg.TextItem(text, color=fg, anchor=(0.5, 0.5), fill=pg.mkBrush(theme.map_background().red(),
-                             theme.map_background().green(), theme.map_background().blue(), 170))
-            f = it.textItem.font()
-            f.setPointSizeF(8.5 if size < 50 else 9.5)
-            f.setBold(size >= 100)
-            it.setFont(f)
+        bg = theme.map_background()
+        for x, y, text, size in self._labels[:MAX_LABELS]:
+            it = MapLabel(text, fg, QtGui.QColor(bg.red(), bg.green(), bg.blue(), 170), bold=size >= 100,
+                          point_size=8.5 if size < 50 else 9.5)
             it.setPos(x, y)
-            it.setZValue(5e4)
-            it.setAcceptedMouseButtons(QtCore.Qt.NoButton)
-            it.setAcceptHoverEvents(False)
             self.vb.addItem(it, ignoreBounds=True)
             self._label_items.append(it)
         self._layout_labels()
@@ -457,12 +480,12 @@ class MapView(QtWidgets.QWidget):
         taken: list[QtCore.QRectF] = []
         view = self.gv.viewport().rect()
         legend = self.legend.geometry() if self.legend.isVisible() else QtCore.QRect()
-        for it, (x, y, _t, _s) in zip(self._label_items, self._labels):
+        for it, (x, y, _t, _s) in zip(self._label_items, self._labels[:MAX_LABELS]):
             if not self.labels_on:
                 it.hide()
                 continue
             p = self.gv.mapFromScene(self.vb.mapViewToScene(QtCore.QPointF(x, y)))
-            br = it.textItem.boundingRect()
+            br = it.boundingRect()
             r = QtCore.QRectF(p.x() - br.width() / 2 - 2, p.y() - br.height() / 2 - 1, br.width() + 4, br.height() + 2)
             ok = (view.contains(r.toRect()) and not legend.intersects(r.toRect())
                   and not any(r.intersects(t) for t in taken) and len(taken) < 40)
