@@ -54,6 +54,7 @@ EDITED = [  # (edit, expected first kind) of a training prompt
     (lambda t: " ".join(t.split()[2:] + t.split()[:2]), "reordered"),
     (lambda t: "Hey " + " ".join(w for w in t.split() if w.lower() not in ("the", "a")) + " basically", "filler"),
     (lambda t: t.rstrip("?.!") + " honestly?", "filler"),
+    (lambda t: "Thx, " + t.lower(), "added_word"),  # a filler the detector does not list
 ]
 
 
@@ -78,7 +79,8 @@ def test_lightly_edited_copies_are_found_and_say_what_matched(tmp_path_factory, 
         it = by_row.get(len(prompts) + k)
         assert it is not None, text
         assert normalise(p2[it["train_match"]]) == normalise(prompts[i]), (text, p2[it["train_match"]])
-        assert it["kinds"][0] == kind and it["match"].startswith(KIND_TEXT[kind]), (text, it["match"])
+        assert it["kinds"][0] == kind and it["match"].startswith(KIND_TEXT.get(kind, "same words + one word")), (
+            text, it["match"])
     # no more natural eval rows flagged than cosine >= 0.95 or exact text flags (the old rule)
     ev = np.flatnonzero(roles == "eval")
     old = (leak.prompt_sim[ev] >= 0.95) | np.isin(ev, [it["example"] for it in leak.items if "exact" in it["kinds"]])

@@ -12,6 +12,10 @@ this order; the first that holds names the match, column ``leak_kind``):
 - ``filler``: **same words apart from filler words** — the same multiset of words once the
   words of :data:`FILLER_WORDS` ("please", "um", "hey", "just", ...) are dropped from both
   (at least one word left);
+- ``added_word``: **same words + one rare word at the start** — equal after normalisation once
+  the first word of one of them is dropped, that word being used by at most :data:`RARE_DF` = 2
+  training prompts (an unknown filler: "guys, ...", "thx, ...", "sir, ..."; not at the end,
+  where a rare word is too often content: "what is a computer" / "... network");
 - ``confirmed``: **embedding + surface evidence** — prompt cosine >= ``confirm_sim`` (default
   0.90, below the near-duplicate threshold; ``long_confirm_sim``, default 0.80, when both
   prompts have at least :data:`LONG_WORDS` = 4 words, where more shared words are stronger
@@ -34,7 +38,7 @@ neighbours and its exact nearest train row. Each pair's ``prompt_sim``, ``word_o
 reordered", "embedding 0.91 + one word added or dropped"). The n-gram match is the train row that
 shares the most n-grams (each shared n-gram counted for the first train row holding it).
 
-Ranked: exact first, then reordered, filler, confirmed, near, n-gram; within a kind by prompt
+Ranked: exact first, then reordered, filler, added word, confirmed, near, n-gram; within a kind by prompt
 similarity. Measured by ``benchmarks/study_leakage.py`` (CLINC150, Banking77, Dolly,
 Self-Instruct; copies with case, punctuation, filler words, word order, short queries; 5 seeds).
 """
@@ -66,7 +70,8 @@ a an the please pls plz kindly um umm uh uhh er erm hmm hmmm ah oh hey hi hello 
 just actually basically really quickly anyway anyways alright literally honestly seriously like
 now right yeah yep thanks pretty totally definitely simply kinda sorta oops wow
 """.split())
-KIND_ORDER = ("exact", "reordered", "filler", "confirmed", "near", "ngram")
+KIND_ORDER = ("exact", "reordered", "filler", "added_word", "confirmed", "near", "ngram")
+RARE_DF = 2
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`")
 KIND_TEXT = {"exact": "exact after normalisation", "reordered": "same words, reordered",
              "filler": "same words apart from filler words"}
@@ -124,6 +129,22 @@ def _word_diff(a_words: list[str], b_words: list[str]) -> tuple[float, int]:
     if len(a ^ b) > 1:
         return word, 2
     return word, pair_overlap(a_words, b_words, "", "")[2]
+
+
+def _added_word(words: list[str], norm: str, exact_t: dict[str, int], cut_t: dict[str, tuple[int, str]],
+                df_t: dict[str, int]) -> tuple[int, str] | None:
+    """A train prompt equal to this one but for one word at the start that at most
+    :data:`RARE_DF` training prompts use (an unknown filler such as "guys", "thx", "sir"; at
+    the end a rare word is too often content, "what is a computer network"); returns (train
+    position, that word)."""
+    if len(words) >= 2:
+        j = exact_t.get(" ".join(words[1:]))
+        if j is not None and df_t.get(words[0], 0) <= RARE_DF:
+            return j, words[0]
+    hit = cut_t.get(norm)
+    if hit is not None and df_t.get(hit[1], 0) <= RARE_DF:
+        return hit
+    return None
 
 
 def _char_overlap(a_norm: str, b_norm: str) -> float:
@@ -206,6 +227,15 @@ def find_leakage(
         for d, key in zip(first_t, (norm_t[j], bag_t[j], con_t[j])):
             if key and key not in d:
                 d[key] = j
+    # "one rare word added at the start": train words' document frequency, and every train
+    # prompt with its first word cut off
+    df_t: dict[str, int] = {}
+    cut_t: dict[str, tuple[int, str]] = {}
+    for j, w in enumerate(words_t):
+        for x in set(w):
+            df_t[x] = df_t.get(x, 0) + 1
+        if len(w) >= 2:
+            cut_t.setdefault(" ".join(w[1:]), (j, w[0]))
     cancel.check()
     sim, nidx, _ = nearest_in_base(vecs, ev, tr_mask, graph, exact_budget=exact_budget, cancel=cancel)
     psim[ev] = sim
@@ -261,6 +291,12 @@ def find_leakage(
                 w, ch, diff = pair_overlap(words_e[k], words_t[j], norm_e[k], norm_t[j])
                 best = (rank, -c, j, w, ch, diff)
                 break
+        if best is None and norm_e[k]:
+            hit = _added_word(words_e[k], norm_e[k], first_t[0], cut_t, df_t)
+            if hit is not None:
+                j, extra = hit
+                c = float(vecs[i] @ vecs[tr[j]])
+                best = (KIND_ORDER.index("added_word"), -c, j, 0.0, 0.0, 1, extra)
         if best is None:
             cands = []
             if nidx[k] >= 0:
@@ -280,9 +316,9 @@ def find_leakage(
                 ch = _char_overlap(norm_e[k], norm_t[j]) if diff > 1 else 1.0
                 if ((diff <= 1 and n_words >= 1 and max(len(words_e[k]), len(words_t[j])) >= 2)
                         or ch >= char_overlap):
-                    cand = (3, -c, j, w, ch, diff)
+                    cand = (KIND_ORDER.index("confirmed"), -c, j, w, ch, diff)
                 elif c >= max(sim_threshold, confirm_sim) and w >= near_overlap:
-                    cand = (4, -c, j, w, ch, diff)
+                    cand = (KIND_ORDER.index("near"), -c, j, w, ch, diff)
                 else:
                     continue
                 if best is None or cand[:2] < best[:2]:
@@ -306,6 +342,8 @@ def find_leakage(
         first = kinds[0]
         if first in KIND_TEXT:
             what = KIND_TEXT[first]
+        elif first == "added_word":
+            what = f"same words + one word rare in training (\"{best[6]}\") at the start"
         elif first == "confirmed":
             what = (f"embedding {cos:.2f} + one word added or dropped" if best[5] == 1
                     else f"embedding {cos:.2f} + {ch:.2f} character overlap")

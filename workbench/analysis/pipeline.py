@@ -62,7 +62,7 @@ review_priority      float32   production rows: gap x local production density (
 leaked               bool      eval row duplicated (exactly or nearly) in train
 leak_sim             float32   eval rows: prompt cosine to the nearest train prompt (NaN otherwise)
 leak_kind            string?   leaked rows: how the copy matched (exact / reordered / filler /
-                               confirmed / near / ngram, see ``leakage``); null otherwise
+                               added_word / confirmed / near / ngram, see ``leakage``); null otherwise
 ==================== ========= ==================================================================
 
 ``summary.json`` — findings, each example referred to as
