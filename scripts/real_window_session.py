@@ -423,6 +423,18 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
         check(int(np.asarray(s.ws.rejected).sum()) == before, "Ctrl+Z did not undo the conflict resolution")
     win.tabs.setCurrentWidget(win.map)
 
+    # -- a mismatched answer: prompt and response side by side --------------------------------
+    mism = _panel(win, "Mismatch")
+    if mism.findings:
+        _select_finding(mism, 0)
+        d.wait(200)
+        mism.open_review()
+        d.wait(300)
+        check(len(win.review.columns) == len(mism.findings[0].rows), "the mismatch review is incomplete")
+        d.shot("mismatch-review", win)
+        win.tabs.setCurrentWidget(win.map)
+    report["mismatches"] = len(mism.findings)
+
     # -- rebalance preview and settings (dialogs a curator opens before bulk changes) ----------
     lag.set_step("rebalance + settings")
     from workbench.ui.rebalance_dialog import RebalanceDialog
@@ -474,7 +486,7 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     # -- 6. promote a production input -------------------------------------------------------
     lag.set_step("promote")
     n_before = s.ws.n
-    queue = _panel(win, "Review queue")
+    queue = _panel(win, "Queue")
     check(queue.findings, "the review queue is empty")
     _select_finding(queue, 0)
     d.wait(200)

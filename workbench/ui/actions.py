@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from workbench.ui import colouring
+from workbench.ui import colouring, readiness_dialog
 
 SHORTCUTS_HELP = """
 <table cellpadding=3>
@@ -131,6 +131,9 @@ def build(win) -> Actions:
         m.addAction(a)
     A.reload = A.act("Re&load data", lambda: win.session.reload(), tip="Read every source file again")
     m.addAction(A.reload)
+    A.problems = A.act("Lines &not loaded…", win.show_load_problems,
+                       tip="The lines of the data files that could not be loaded, with file, line and reason")
+    m.addAction(A.problems)
     m.addSeparator()
     A.export = A.act("&Export…", win.export_dialog, "Ctrl+E", "Export the curated dataset with a manifest and report (Ctrl+E)")
     m.addAction(A.export)
@@ -209,6 +212,8 @@ def build(win) -> Actions:
     m.addActions([A.run, A.settings])
     m.addSeparator()
     m.addAction(A.rebalance)
+    m.addAction(A.act("Rea&diness…", lambda: readiness_dialog.show_readiness(win),
+                      tip="Ready for fine-tuning? Each check, why it matters and how to fix it (= workbench check)"))
     # Help
     m = mb.addMenu("&Help")
     m.addAction(A.act("&Keyboard shortcuts", lambda: QtWidgets.QMessageBox.information(
@@ -246,7 +251,7 @@ def build(win) -> Actions:
     spacer.setSizePolicy(QtWidgets.QSizePolicy.Expanding, QtWidgets.QSizePolicy.Preferred)
     tb.addWidget(spacer)
     tb.addAction(A.export)
-    A.needs_project = [*A.add.values(), A.reload, A.settings]
+    A.needs_project = [*A.add.values(), A.reload, A.settings, A.problems]
     A.needs_data = [A.export, A.run, A.select_all, A.find]
     A.refresh_recent(__import__("workbench.ui.ui_settings", fromlist=["recent"]).recent())
     A.refresh_colour_choices()

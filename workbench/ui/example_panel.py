@@ -258,6 +258,10 @@ class ExamplePanel(QtWidgets.QWidget):
             state.append("<b>edited</b>")
         if ws.is_added(i):
             state.append("<b>added</b>")
+        tags = sorted(ws.tags[i]) if i < len(ws.tags) else []
+        if tags:
+            state.append("tags: " + ", ".join(f"<span style='background:rgba(37,99,235,40)'>&nbsp;{html.escape(t)}"
+                                              "&nbsp;</span>" for t in tags))
         src = html.escape(str(ws.source_names[i]))
         self.header.setText(
             f"<span style='font-size:11pt'><b>{src}</b> line {int(ws.line[i])}</span> · {html.escape(str(ws.role[i]))}"

@@ -56,6 +56,7 @@ class FindingPanel(QtWidgets.QWidget):
     sig_open_review = QtCore.Signal()  # "Review…" pressed: bring the Review tab to the front
     review_kind = ""  # panels whose findings the Review tab can show side by side
     column_tips: list[str] = []
+    review_diff = True  # the Review tab highlights what differs from the first member
     text_column = 0  # the column of text that takes the panel's spare width (and elides)
 
     def __init__(self, session, parent=None):
@@ -614,7 +615,7 @@ class ConflictsPanel(FindingPanel):
 
 
 class GapsPanel(FindingPanel):
-    title = "Coverage gaps"
+    title = "Gaps"
     what = "coverage gaps"
     columns = ["Gap", "Affected", "Production", "Train", "Add ≈", "Similarity"]
 
@@ -657,7 +658,7 @@ class GapsPanel(FindingPanel):
 
 
 class QueuePanel(FindingPanel):
-    title = "Review queue"
+    title = "Queue"
     what = "the review queue"
     columns = ["#", "Production input", "Priority", "Gap", "Density"]
     text_column = 1
@@ -798,7 +799,98 @@ class FlagsPanel(FindingPanel):
                 self.session.apply(plan.op)
 
 
-PANELS = [ClustersPanel, DuplicatesPanel, ConflictsPanel, GapsPanel, QueuePanel, LeakagePanel, FlagsPanel]
+class MismatchPanel(FindingPanel):
+    """Responses that may not answer their own prompt (analysis/mismatch.py), prompt and response
+    side by side, with the example whose response would fit this prompt better."""
+
+    title = "Mismatch"
+    what = "mismatched answers"
+    columns = ["Prompt", "Score"]
+    column_tips = ["The example's prompt", "How strongly its response seems to answer another question (0-1)"]
+    review_kind = "mismatch"
+    review_diff = False  # unrelated texts side by side: a word diff would only be noise
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        self.detail.setMaximumHeight(16777215)
+        self.review_btn = self.add_button("Review…", self.open_review, "Prompt and response side by side, with "
+                                          "the example that fits better (J/K: next/previous)")
+        self.reject_btn = self.add_button("Reject", self.reject_current_finding,
+                                          "Reject this example (its response does not answer its prompt)")
+        self.edit_btn = self.add_button("Edit", self.edit_current, "Open it in the Example panel to fix the answer")
+        self.buttons.addStretch(1)
+        self.update_buttons()
+
+    def items(self):
+        a = self.session.analysis
+        sec = a.summary.get("mismatches", {}) or {}
+        out = []
+        for it in sec.get("mismatches", []) or []:
+            r = a.row(it.get("example"))
+            if r < 0:
+                continue
+            rows = [r] + [a.row((it.get(k) or {}).get("example")) for k in ("better_response", "better_prompt")
+                          if it.get(k)]
+            rows = [x for x in dict.fromkeys(rows) if x >= 0]
+            out.append(Finding(str(it.get("reason", "mismatch")), np.asarray(rows, np.int64), dict(it)))
+        return out
+
+    def summary_text(self):
+        sec = self.session.analysis.summary.get("mismatches", {}) or {}
+        if sec.get("skipped"):
+            return f"<span style='color:gray'>Not computed: {html.escape(str(sec['skipped']))}</span>"
+        return (f"<b>{len(self.findings):,} examples</b> whose response may not answer their prompt "
+                f"({int(sec.get('n_rows', 0)):,} checked). Prompt and response are shown side by side.")
+
+    def display_title(self, f):
+        text = " ".join(str(self.session.ws.prompt[int(f.rows[0])]).split())
+        return text if len(text) <= 90 else text[:89] + "…"
+
+    def cells(self, f):
+        sc = float(f.data.get("score", 0) or 0)
+        return [self.display_title(f), (f"{sc:.2f}", sc)]
+
+    def member_role(self, f, row):
+        if row == int(f.rows[0]):
+            return "flagged"
+        br = self.session.analysis.row((f.data.get("better_response") or {}).get("example"))
+        return "its response fits this prompt better" if row == br else "its prompt fits this response better"
+
+    def detail_html(self, f):
+        ws = self.session.ws
+        r = int(f.rows[0])
+
+        def cell(title, text):
+            t = html.escape(str(text or ""))[:1500].replace("\n", "<br>")
+            return f"<td valign='top' width='50%'><b>{title}</b><br>{t}</td>"
+
+        out = (f"<p>{self.link(r)}</p><p>{html.escape(f.title)}</p><table cellspacing=6 width='100%'><tr>"
+               f"{cell('Prompt', ws.prompt[r])}{cell('Response', ws.response[r])}</tr></table>")
+        br = self.session.analysis.row((f.data.get("better_response") or {}).get("example"))
+        if br >= 0:
+            out += (f"<p>A response that fits this prompt better: {self.link(br)}<br>"
+                    f"<i>{html.escape(' '.join(str(ws.response[br]).split())[:300])}</i></p>")
+        return out
+
+    def reject_current_finding(self):
+        for f in self.selected()[:1]:
+            self.review_act(f, "reject", int(f.rows[0]))
+
+    def edit_current(self):
+        for f in self.selected()[:1]:
+            self.review_act(f, "edit", int(f.rows[0]))
+
+    def update_buttons(self):
+        if not hasattr(self, "edit_btn"):
+            return
+        chosen = self.selected() if self.session.ws is not None else []
+        self.reject_btn.setEnabled(bool(chosen) and not self.session.ws.rejected[int(chosen[0].rows[0])])
+        self.edit_btn.setEnabled(bool(chosen))
+        self.review_btn.setEnabled(bool(self.findings))
+
+
+PANELS = [ClustersPanel, DuplicatesPanel, ConflictsPanel, MismatchPanel, GapsPanel, QueuePanel, LeakagePanel,
+          FlagsPanel]
 
 
 def make_panels(session, win) -> list[FindingPanel]:

@@ -90,7 +90,8 @@ class _Column(QtWidgets.QFrame):
             box = QtWidgets.QTextBrowser()
             box.setObjectName(f"review{title}")
             body = str(text or "")[:MAX_CHARS]
-            box.setHtml(plain_html(body) if same_prompt else diff_html(str(ref or "")[:MAX_CHARS], body))
+            plain = same_prompt or not getattr(view.panel, "review_diff", True)
+            box.setHtml(plain_html(body) if plain else diff_html(str(ref or "")[:MAX_CHARS], body))
             if title == "Prompt":  # as tall as the prompt needs (up to a third), the rest for the response
                 per_line = max(20, (view.column_width - 30) // max(6, box.fontMetrics().averageCharWidth()))
                 lines = sum(1 + len(part) // per_line for part in body.split("\n"))
@@ -210,9 +211,9 @@ class ReviewView(QtWidgets.QWidget):
         ref = self.reference_row()
         self.title.setText(f"<b>{html.escape(self.panel.display_title(f))}</b> — {len(rows):,} examples"
                            + (f" (showing {MAX_COLUMNS})" if len(rows) > MAX_COLUMNS else ""))
-        self.reason.setText(html.escape(self.panel.review_reason(f))
-                            + " <span style='color:gray'>Highlighted: words that differ from the first column; "
-                              "struck through: words it has and this one lacks.</span>")
+        legend = (" <span style='color:gray'>Highlighted: words that differ from the first column; struck "
+                  "through: words it has and this one lacks.</span>" if getattr(self.panel, "review_diff", True) else "")
+        self.reason.setText(html.escape(self.panel.review_reason(f)) + legend)
         for key, text, tip in self.panel.review_group_actions(f):
             b = QtWidgets.QPushButton(text)
             b.setToolTip(tip)
