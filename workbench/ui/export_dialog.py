@@ -43,6 +43,28 @@ def _export_job(snap, options, *, progress=None, cancel=None):
     return run_export(snap, options, progress=progress, cancel=cancel)
 
 
+def export_summary(c: dict) -> str:
+    """The export's counts in words (a curator reads sentences, not ``key: value`` dumps)."""
+    def n(key):
+        v = c.get(key)
+        return int(v) if isinstance(v, (int, float)) else 0
+
+    out = [f"{n('train_lines'):,} training lines written"]
+    if n("validation_lines"):
+        out.append(f"{n('validation_lines'):,} validation lines")
+    if n("rejected"):
+        out.append(f"{n('rejected'):,} rejected left out")
+    if n("added_train_examples"):
+        out.append(f"{n('added_train_examples'):,} added example{'s' if n('added_train_examples') != 1 else ''} included")
+    if n("repeats"):
+        out.append(f"{n('repeats'):,} repeats for weights")
+    if n("mix"):
+        out.append(f"{n('mix'):,} replay-mix lines")
+    if c.get("adds_up") is False:
+        out.append("the counts do NOT add up — see the manifest")
+    return "; ".join(out) + "."
+
+
 class ExportDialog(QtWidgets.QDialog):
     sig_done = QtCore.Signal(object)  # ExportResult
 
@@ -121,7 +143,8 @@ class ExportDialog(QtWidgets.QDialog):
         ex.sig_finished.connect(self._on_done)
         ex.sig_failed.connect(self._on_failed)
         ex.sig_cancelled.connect(self._on_cancelled)
-        self.resize(560, 0)
+        self.resize(600, self.sizeHint().height())
+        self.setMinimumHeight(self.minimumSizeHint().height())
 
     def _default_folder(self) -> str:
         last = ui_settings.get("export_folder")
@@ -178,7 +201,7 @@ class ExportDialog(QtWidgets.QDialog):
         c = result.counts
         folder = result.manifest_path.parent
         link = QtCore.QUrl.fromLocalFile(str(folder)).toString()
-        parts = [f"<b>Exported.</b> {html.escape(', '.join(f'{k}: {v}' for k, v in c.items() if isinstance(v, (int, float))))}",
+        parts = [f"<b>Exported.</b> {html.escape(export_summary(c))}",
                  f"<a href='{link}'>{html.escape(str(folder))}</a>"]
         if result.report_path is not None:
             parts.append(f"<a href='{QtCore.QUrl.fromLocalFile(str(result.report_path)).toString()}'>Open the report</a>")

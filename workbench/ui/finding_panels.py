@@ -337,9 +337,10 @@ class ClustersPanel(FindingPanel):
 class DuplicatesPanel(FindingPanel):
     title = "Duplicates"
     what = "duplicate groups"
-    columns = ["Prompt", "Size", "Spare", "Answers"]
-    column_tips = ["The group's text (its keeper's prompt)", "Members in the group",
-                   "Removable copies: train/reference members other than the keeper, not rejected yet",
+    columns = ["Prompt", "Copies", "Answers"]
+    column_tips = ["The group's text (its keeper's prompt)",
+                   "Removable copies / members: train/reference members other than the keeper, not rejected yet, "
+                   "of all the group's members (sorts by removable copies)",
                    "Whether the members' responses are the same or differ"]
     review_kind = "duplicates"
 
@@ -419,7 +420,7 @@ class DuplicatesPanel(FindingPanel):
 
     def cells(self, f):
         rem = len(self.removable(f))
-        return [self.display_title(f), (f"{len(f.rows):,}", len(f.rows)), (f"{rem:,}", rem),
+        return [self.display_title(f), (f"{rem:,}/{len(f.rows):,}", rem * 100_000 + len(f.rows)),
                 "differ" if self.responses_differ(f) else "same"]
 
     def removable(self, f: Finding) -> np.ndarray:
