@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+from workbench.cli import argtypes
+from workbench.cli import argtypes
 from workbench.core.errors import InputError, WorkbenchError
 from workbench.io.model import SCHEMAS, UNITS, SourceData
 
@@ -38,24 +40,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--schema", choices=SCHEMAS, help="read records as this schema instead of detecting it")
     p.add_argument("--unit", choices=UNITS, default="last_user",
                    help="what counts as the prompt of a multi-turn chat (default: last_user)")
-    p.add_argument("--map", action="append", default=[], metavar="KEY=FIELD",
-                   help="field or column for a part of the record, e.g. --map prompt=question "
-                        "--map response=answer (keys: prompt, response, system, input, history, "
-                        "messages, conversations)")
+    p.add_argument("--map", action="append", default=[], metavar="KEY=FIELD", type=argtypes.mapping,
+                   help=argtypes.MAP_HELP)
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit status 2)")
-    p.add_argument("--max-errors", type=int, default=DEFAULT_MAX_ERRORS, metavar="N",
+    p.add_argument("--max-errors", type=argtypes.whole(0), default=DEFAULT_MAX_ERRORS, metavar="N",
                    help=f"errors listed in the human output (default {DEFAULT_MAX_ERRORS}; --json lists all)")
     p.set_defaults(func=run)
 
 
-def parse_mapping(items: list[str]) -> dict[str, str] | None:
-    mapping = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise WorkbenchError(f"--map expects KEY=FIELD, got {item!r}")
-        mapping[key.strip()] = value.strip()
-    return mapping or None
+def parse_mapping(items: list) -> dict[str, str] | None:
+    """``--map`` values (see :func:`workbench.cli.argtypes.mapping`) merged into one mapping."""
+    try:
+        return argtypes.merged(items)
+    except argparse.ArgumentTypeError as exc:
+        raise WorkbenchError(f"--map: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
