@@ -280,7 +280,8 @@ def find_conflicts(
     items = _items(np.where(in_cl, 0, conflict), a, b, ps, cos, d, divergent, meaning_div, struct, kind, ratio,
                    feats, responses, near, min_score, max_items)
     if lq:
-        items = sorted(items + _label_items(lq, conflict, graph, prompt_vecs, ok, responses, prompt_sim),
+        items = sorted(items + _label_items(lq, conflict, graph, prompt_vecs, ok, responses, prompt_sim,
+                                            max_items),
                        key=lambda it: -float(conflict[it["example"]]))[:max_items]
     cancel.check()
     clusters = (_cluster_table(cluster, a, b, d, ok, responses, seed, feats, rv, response_sim)
@@ -450,7 +451,7 @@ def _confident_learning(prompt_vecs, rv, feats: ResponseFeatures, ok, seed, canc
 
 
 def _label_items(lq: list[LabelQuality], conflict, graph: NeighbourGraph, prompt_vecs, ok, responses,
-                 prompt_sim: float) -> list[dict[str, Any]]:
+                 prompt_sim: float, max_items: int) -> list[dict[str, Any]]:
     """One conflict per confident-learning label issue; ``against`` = the most similar train
     prompts that carry the suggested answer (graph neighbours first, else the class's most typical
     rows)."""
@@ -459,7 +460,11 @@ def _label_items(lq: list[LabelQuality], conflict, graph: NeighbourGraph, prompt
         cls_of = np.full(len(graph), -1, np.int64)
         cls_of[res.rows] = res.given
         first = [int(x) for x in res.names]  # a representative row of each class
-        for j in np.flatnonzero(res.issue):
+        cand = np.flatnonzero(res.issue)
+        cand = cand[np.argsort(res.quality[cand], kind="stable")][:max_items]  # worst first
+        members_of = np.split(np.argsort(res.given, kind="stable"),
+                              np.cumsum(np.bincount(res.given, minlength=res.n_classes))[:-1])
+        for j in cand.tolist():
             i = int(res.rows[j])
             g, s = int(res.given[j]), int(res.suggested[j])
             nb, sims = graph.indices[i], graph.sims[i]
@@ -472,8 +477,8 @@ def _label_items(lq: list[LabelQuality], conflict, graph: NeighbourGraph, prompt
             n_sugg = int(np.count_nonzero(cls_of[nb[:k_top]] == s))
             pick = nb[cls_of[nb] == s][:5].tolist()
             if not pick:  # no graph neighbour says it: the suggested class's most typical rows
-                members = res.rows[res.given == s]
-                pick = members[np.argsort(-res.proba[np.searchsorted(res.rows, members), s])[:3]].tolist()
+                mem = members_of[s]
+                pick = res.rows[mem[np.argsort(-res.proba[mem, s], kind="stable")[:3]]].tolist()
             against = []
             for t in pick:
                 psim = float(np.dot(prompt_vecs[i], prompt_vecs[t]))

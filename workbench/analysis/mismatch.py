@@ -105,14 +105,15 @@ def cross_fitted_map(p: np.ndarray, r: np.ndarray, *, lam: float = MAP_RIDGE, fo
         out[:] = p
         return out
     fold = np.random.default_rng(seed).permutation(n) % folds
-    p64, r64 = p.astype(np.float64), r.astype(np.float64)
-    gram, cross = p64.T @ p64, p64.T @ r64
+    parts = [np.flatnonzero(fold == q) for q in range(folds)]
+    p32, r32 = np.asarray(p, np.float32), np.asarray(r, np.float32)
+    grams = [(p32[t].T @ p32[t]).astype(np.float64) for t in parts]  # float32 products, summed in float64
+    crosses = [(p32[t].T @ r32[t]).astype(np.float64) for t in parts]
+    gram, cross = sum(grams), sum(crosses)
     eye = lam * np.eye(d)
-    for q in range(folds):
-        te = fold == q
-        pt = p64[te]
-        w = np.linalg.solve(gram - pt.T @ pt + eye, cross - pt.T @ r64[te] + eye)
-        out[te] = (pt @ w).astype(np.float32)
+    for q, t in enumerate(parts):
+        w = np.linalg.solve(gram - grams[q] + eye, cross - crosses[q] + eye)
+        out[t] = p32[t] @ w.astype(np.float32)
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return out
 
