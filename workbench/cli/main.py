@@ -23,7 +23,7 @@ from workbench import __version__
 from workbench.core.errors import Cancelled, WorkbenchError
 
 # Order = order in --help. cmd_curate adds several commands (its COMMANDS: reject, restore, ...).
-COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "export", "demo", "curate"]
+COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "export", "eval_set", "demo", "curate"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +54,7 @@ def _wants_gui(argv: list[str]) -> bool:
     first = argv[0]
     from workbench.cli.cmd_curate import COMMANDS as CURATE_COMMANDS
 
-    if first in COMMANDS or first in CURATE_COMMANDS or first in ("-h", "--help", "--version"):
+    if first.replace("-", "_") in COMMANDS or first in CURATE_COMMANDS or first in ("-h", "--help", "--version"):
         return False
     # `workbench FILE...`, `workbench PROJECT`, or GUI-only flags such as --smoke-test
     return True

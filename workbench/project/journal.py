@@ -852,6 +852,70 @@ class Note(Op):
         return Note(self.id, self.before or "", shas=self.shas)
 
 
+#: the eval-set marks a curator sets on production inputs (see workbench.curate.eval_set)
+EVAL_MARKS = ("pin", "exclude")
+
+
+@dataclass(frozen=True)
+class EvalMark(Op):
+    """Pin production inputs into the eval set (``mark="pin"``: always drawn), exclude them from
+    it (``"exclude"``: never drawn) or clear the mark (``""``). Stored in ``state.eval_marks``;
+    read by :mod:`workbench.curate.eval_set`. ``before`` = each example's previous mark (None: none)."""
+
+    kind: ClassVar[str] = "eval_mark"
+    fast_parse: ClassVar[bool] = True
+    ids: tuple[ExampleId, ...]
+    mark: str
+    reason: str = ""
+    before: tuple[str | None, ...] | None = None
+    shas: tuple[tuple[int, str], ...] | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "ids", _norm_ids(self.ids))
+        if self.mark not in EVAL_MARKS + ("",):
+            raise ProjectError(f"An eval-set mark is 'pin', 'exclude' or '' (clear), not {self.mark!r}.")
+        object.__setattr__(self, "reason", str(self.reason or ""))
+        if self.before is not None:
+            object.__setattr__(self, "before", tuple(self.before))
+            for b in self.before:
+                if b is not None and b not in EVAL_MARKS:
+                    raise ProjectError(f"A previous eval-set mark must be 'pin', 'exclude' or null, not {b!r}.")
+        object.__setattr__(self, "shas", _freeze_shas(self.shas))
+
+    @property
+    def label(self) -> str:
+        verb = {"pin": "Pin", "exclude": "Exclude", "": "Clear the eval-set mark of"}[self.mark]
+        text = f"{verb} {_plural(len(self.ids))}" + (" for the eval set" if self.mark else "")
+        return f"{text} ({self.reason})" if self.reason else text
+
+    def apply(self, state, col) -> Op:
+        shas = self.shas_map
+        marks = state.eval_marks
+        before, touched = [], []
+        for eid in self.ids:
+            old = marks.get(eid)
+            before.append(old)
+            if not state._live(eid, shas) or (old or "") == self.mark:
+                continue
+            if self.mark:
+                marks[eid] = self.mark
+            else:
+                del marks[eid]
+            touched.append(eid)
+        col.add("eval_mark", touched)
+        return _resolved(self, before=tuple(before), shas=state._shas(self.ids, self))
+
+    def inverse(self) -> Op:
+        if self.before is None:
+            raise ProjectError("Cannot invert an op that was never applied (no 'before' values).")
+        groups: dict[str, list[ExampleId]] = {}
+        for i, b in zip(self.ids, self.before):
+            groups.setdefault(b or "", []).append(i)
+        shas = dict(self.shas) if self.shas else None
+        ops: list[Op] = [EvalMark(tuple(g), m, "undo", shas=_shas_for(g, shas)) for m, g in groups.items()]
+        return _one_or_batch(ops or [EvalMark((), "", "undo")], f"Undo {self.label}")
+
+
 @dataclass(frozen=True)
 class Batch(Op):
     """Several ops applied in order as ONE undoable step (e.g. "Reject all but keeper in 12

@@ -26,7 +26,7 @@ from workbench.project.journal import (
 )
 
 # Kinds of change reported in Change.changed
-CHANGE_KINDS = ("rejected", "edited", "tags", "weight", "note", "added", "removed")
+CHANGE_KINDS = ("rejected", "edited", "tags", "weight", "note", "added", "removed", "eval_mark")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class CurationState:
         self.tags: dict[ExampleId, frozenset[str]] = {}
         self.weights: dict[ExampleId, float] = {}
         self.notes: dict[ExampleId, str] = {}
+        self.eval_marks: dict[ExampleId, str] = {}  # production input -> "pin" | "exclude" (eval set)
         self.added: dict[int, AddedExample] = {}  # line -> example, in order of addition
         self.next_added_line = 1
         self.set_aside = 0  # op parts skipped because their source's content changed
