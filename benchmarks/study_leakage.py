@@ -49,7 +49,8 @@ BASELINE_REV = "a685a94"
 EDITS = ("verbatim", "case_punct_filler", "unlisted_filler", "word_order", "filler_words", "short")
 FILLERS = ["please", "hey", "um", "so", "actually", "just", "basically", "honestly", "okay", "well",
            "uh", "hi", "kindly", "quickly", "literally", "now"]
-UNLISTED = ["sir", "mate", "guys", "buddy", "lol", "ugh", "btw", "thx", "dude", "folks"]  # not fillers to the detector
+# fillers the detector does not list
+UNLISTED = ["sir", "mate", "guys", "buddy", "lol", "ugh", "btw", "thx", "dude", "folks"]
 
 
 def _rows(path: Path) -> list[dict]:
@@ -221,7 +222,8 @@ def main() -> None:
             if np.isnan(a[:, j]).all():
                 print(f"{k:24s} {'(no such training prompts)':>30s}")
                 continue
-            print(f"{k:24s} {a[:, j].mean():7.1f} ± {a[:, j].std():4.1f} {b[:, j].mean():7.1f} ± {b[:, j].std():4.1f} "
+            print(f"{k:24s} {a[:, j].mean():7.1f} ± {a[:, j].std():4.1f} "
+                  f"{b[:, j].mean():7.1f} ± {b[:, j].std():4.1f} "
                   f"{a[:, j].mean() / max(b[:, j].mean(), 1e-9):6.2f}   min {a[:, j].min():.0f}")
         nn, on = np.array(new_n), np.array(old_n)
         print(f"{'natural rows flagged':24s} {nn.mean():7.1f} ± {nn.std():4.1f} {on.mean():7.1f} ± {on.std():4.1f} "
