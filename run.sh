@@ -12,7 +12,11 @@
 #   gpu      CUDA 13 + cuDNN 9 as pip wheels for onnxruntime-gpu (an NVIDIA driver >= 580 is needed)
 # e.g. WORKBENCH_EXTRAS=convert,cluster ./run.sh test   (what CI runs)
 set -euo pipefail
+ORIG_PWD=$PWD
 cd "$(dirname "$0")"
+# the command hints print to start the workbench again (the venv is not on the PATH)
+if [ "$ORIG_PWD" = "$PWD" ]; then WORKBENCH_LAUNCHER=.venv/bin/workbench; else WORKBENCH_LAUNCHER="$PWD/.venv/bin/workbench"; fi
+export WORKBENCH_LAUNCHER
 PY=${PYTHON:-python3}
 VENV=.venv
 EXTRAS=${WORKBENCH_EXTRAS:-}
@@ -44,7 +48,11 @@ setup() {
 
 cmd=${1:-app}
 case "$cmd" in
-  setup) setup ;;
+  setup)
+    setup
+    echo "Set up. Open the app: ./run.sh  (or: $WORKBENCH_LAUNCHER PROJECT.wbproj); headless tour: ./run.sh demo;"
+    echo "commands: $WORKBENCH_LAUNCHER --help"
+    ;;
   test)
     setup
     shift || true
@@ -60,6 +68,7 @@ case "$cmd" in
       echo "No display found: running the headless demo instead (workbench demo)."
       "$VENV/bin/workbench" demo
     else
+      echo "Opening the app on the sample project (any time: $WORKBENCH_LAUNCHER --sample, or $WORKBENCH_LAUNCHER PROJECT.wbproj)."
       "$VENV/bin/workbench" --sample
     fi
     ;;

@@ -12,27 +12,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from workbench.cli import argtypes
+
 SHOW_ERRORS = 20
-
-
-def _mapping(text: str) -> dict[str, str]:
-    from workbench.io.formats import MAPPING_KEYS
-
-    out: dict[str, str] = {}
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        key, sep, col = part.partition("=")
-        key, col = key.strip(), col.strip()
-        if not sep or not key or not col:
-            raise argparse.ArgumentTypeError(f"expected FIELD=COLUMN pairs, got {part!r}")
-        if key not in MAPPING_KEYS:
-            raise argparse.ArgumentTypeError(f"unknown field {key!r}; use {', '.join(MAPPING_KEYS)}")
-        out[key] = col
-    if not out:
-        raise argparse.ArgumentTypeError("empty mapping")
-    return out
 
 
 def register(subparsers) -> None:
@@ -53,9 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--role", required=True, choices=ROLES, help="what the data is for")
     p.add_argument("--schema", choices=SCHEMAS, default=None,
                    help="record format (default: detected from the records)")
-    p.add_argument("--map", dest="mapping", type=_mapping, default=None, metavar="FIELD=COL,...",
-                   help="column mapping, e.g. prompt=question,response=answer (fields: prompt, "
-                        "response, system, input, history, messages, conversations)")
+    p.add_argument("--map", dest="mapping", type=argtypes.mapping, action="append", default=None,
+                   metavar="KEY=FIELD", help=argtypes.MAP_HELP)
     p.add_argument("--strict", action="store_true", help="stop at the first bad line instead of skipping it")
     p.set_defaults(func=run)
 
@@ -68,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.project import Project
     from workbench.project.sources import default_project_path
 
+    args.mapping = argtypes.merged(args.mapping)
     project_path = Path(args.project)
     if not project_path.exists() and default_project_path(project_path).exists():
         project_path = default_project_path(project_path)

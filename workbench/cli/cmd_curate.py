@@ -133,8 +133,10 @@ def _selection(args, project, ws):
               file=sys.stderr)
     if args.duplicates:
         return actions.duplicates(ws, analysis, include_rejected=not args.rejecting)
-    if args.leaked:
-        return actions.leaked(ws, analysis)
+    if args.leaked:  # every copy the leak rule finds, so that `workbench check` then passes
+        from workbench.cli.cmd_check import leaked_selection
+
+        return leaked_selection(project, ws, analysis, include_rejected=not args.rejecting)
     if args.flag:
         return actions.flagged(ws, analysis, args.flag, roles)
     return actions.in_clusters(ws, analysis, args.cluster, roles)

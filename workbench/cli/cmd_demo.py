@@ -9,6 +9,7 @@ everything went. The first run converts the default model to ONNX (about a minut
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 from pathlib import Path
 
@@ -63,8 +64,15 @@ def run(args: argparse.Namespace) -> int:
         code = main(argv)
         if code not in (0, 1):  # 1 = done with warnings (e.g. bad lines reported)
             return code
+    from workbench.cli.launcher import launcher
+
+    wb, p = launcher(), shlex.quote(str(project))
     print(f"\nDemo done. Project: {project}\n"
           f"  analysis: {analysis} (examples.parquet, summary.json)\n"
-          f"  export:   {folder / 'export'} (cleaned JSONL, manifest.json, report.html)\n"
-          f"Open it in the app with:  workbench {project}")
+          f"  export:   {folder / 'export'} (training JSONL as curated so far, manifest.json, report.html, "
+          "findings.jsonl; its readiness verdict is printed above and on the report's first screen)\n"
+          "Next:\n"
+          f"  open it in the app:        {wb} {p}\n"
+          f"  what is left to fix:       {wb} check {p}\n"
+          f'  drop the eval leak:        {wb} reject {p} --leaked --reason "eval leak"')
     return 0

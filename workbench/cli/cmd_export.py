@@ -72,6 +72,9 @@ def register(subparsers) -> None:
                    help="replay mix: add RATIO (0.1 or 10%%) of the training lines from a reference "
                         "source of the project or any data file, sampled for diversity (may repeat)")
     p.add_argument("--report", action="store_true", help="also write report.html (self-contained)")
+    p.add_argument("--fail-on-warnings", action="store_true",
+                   help="refuse to export (exit 1, nothing written, a previous export left intact) when the "
+                        "readiness verdict is 'not ready' (see `workbench check`); brings the analysis up to date")
     a = p.add_argument_group("analysis and embedding")
     a.add_argument("--analysis", metavar="DIR", default=None,
                    help="analysis results folder to use/update (default: the project's analysis folder)")
@@ -131,11 +134,12 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or _default_format(args.out)
     mix = [MixSpec.parse(m) for m in args.mix]
     options = ExportOptions(Path(args.out), format=fmt, weights=args.weights, split=args.split,
-                            seed=args.seed, mix=mix, report=args.report)
+                            seed=args.seed, mix=mix, report=args.report, fail_on_warnings=args.fail_on_warnings)
     options.validate()
     if args.rebalance and args.no_analysis:
         raise WorkbenchError("--rebalance needs the analysis (clusters); drop --no-analysis.")
-    wants_analysis = not args.no_analysis and bool(args.rebalance or args.split or args.report)
+    wants_analysis = not args.no_analysis and bool(args.rebalance or args.split or args.report
+                                                   or args.fail_on_warnings)
     bar = ProgressBar()
     with Project.open(default_project_path(args.project), read_only=not args.rebalance) as project:
         ws = project.load(progress=bar)
@@ -152,9 +156,11 @@ def run(args: argparse.Namespace) -> int:
         if args.rebalance:
             options.rebalance = _rebalance(project, ws, result, embed, args, bar)
         snap = CurationSnapshot.capture(project, result, embed=embed)
+    if wants_analysis:
+        options.analysis_status = "current"  # brought up to date above
     res = run_export(snap, options, progress=bar)
     bar.close()
-    _print_result(res)
+    _print_result(res, args.project)
     return 0
 
 
@@ -179,7 +185,7 @@ def _rebalance(project, ws, result, embed, args, bar) -> dict:
     return plan.to_dict()
 
 
-def _print_result(res) -> None:
+def _print_result(res, project: str = "PROJECT") -> None:
     c = res.counts
     print(f"Exported {c['exported_train']:,} training examples as {c['train_lines']:,} lines "
           f"({c['repeats']:,} repeats, {c['mix']:,} replay mix)"
@@ -192,3 +198,6 @@ def _print_result(res) -> None:
         print(f"Report:   {res.report_path}")
     for w in res.manifest.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
+    if res.readiness is not None:  # the verdict last, where a newcomer looks
+        print(res.readiness.headline() + (f" Details: workbench check {project}; manifest.json 'readiness'."
+                                          if not res.readiness.ready else ""))

@@ -14,7 +14,6 @@ import sys
 from typing import Any
 
 from workbench.cli import argtypes
-from workbench.cli import argtypes
 from workbench.core.errors import InputError, WorkbenchError
 from workbench.io.model import SCHEMAS, UNITS, SourceData
 

@@ -74,6 +74,8 @@ class ExportOptions:
     mix: list[MixSpec] = field(default_factory=list)
     report: bool = False
     rebalance: dict[str, Any] | None = None  # the rebalance plan applied before, for the record
+    fail_on_warnings: bool = False  # refuse (nothing written) when the readiness verdict is "not ready"
+    analysis_status: str | None = None  # "current" when the caller brought the analysis up to date
 
     def validate(self) -> None:
         if self.format not in FORMATS:
@@ -96,6 +98,7 @@ class ExportResult:
     manifest: dict[str, Any]
     train_rows: np.ndarray  # workspace rows written to the training side (once each)
     validation_rows: np.ndarray  # workspace rows written to validation
+    readiness: Any = None  # the readiness verdict of what was written (workbench.curate.readiness)
 
     @property
     def counts(self) -> dict[str, Any]:
@@ -177,6 +180,7 @@ def run_export(
 
     outs = layout(snap, fmt, active, repeats, val_rows, picks)
     leakage = eval_leakage(snap, active, val_rows, progress=progress, cancel=cancel)
+    verdict = _readiness(snap, options, leakage, np.concatenate([active, val_rows]), n_train_lines, picks, warnings)
     total = sum(o.total for o in outs.values())
     done = [0]
 
@@ -202,13 +206,22 @@ def run_export(
             repeats=repeats, validation=val_rows, weight_zero=weight_zero, split=split_plan, picks=picks,
             leakage=leakage, warnings=warnings, manifest_name=MANIFEST, report_name=REPORT if options.report else None)
         if options.report:
+            from workbench.curate import findings_file
             from workbench.curate.report import build_report
 
+            manifest["readiness"] = verdict.to_dict()
+            manifest["companions"].append(findings_file.FINDINGS)
+            progress(0, 0, "Writing findings")
+            data = findings_file.write(findings_file.collect(dict(manifest, readiness=verdict.to_dict(None)), snap))
+            with dest.open(findings_file.FINDINGS) as f:  # every finding, beside the report
+                f.write(data)
+            files.append({"file": findings_file.FINDINGS, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
             progress(0, 0, "Writing report")
             data = build_report(manifest, snap, exported=active, validation=val_rows, picks=picks).encode("utf-8")
             with dest.open(REPORT) as f:
                 f.write(data)
             files.append({"file": REPORT, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        manifest["readiness"] = verdict.to_dict()
         manifest["files"] = files
         with dest.open(MANIFEST) as f:
             f.write((json.dumps(manifest, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
@@ -226,7 +239,23 @@ def run_export(
     folder = dest.target
     progress(total, total, "Export finished")
     return ExportResult([folder / o.name for o in outs.values()], folder / MANIFEST,
-                        folder / REPORT if options.report else None, manifest, active, val_rows)
+                        folder / REPORT if options.report else None, manifest, active, val_rows, verdict)
+
+
+def _readiness(snap, options, leakage, exported, n_train_lines, picks, warnings):
+    """The readiness verdict of what this export writes; with ``fail_on_warnings`` a "not ready"
+    verdict stops the export before anything is written (:class:`~workbench.curate.readiness.NotReadyError`)."""
+    from workbench.curate.readiness import NotReadyError, assess
+
+    mix = int(sum(p.selected for p in picks))
+    verdict = assess(snap, project_name=snap.project_path.name, leakage=leakage, exported=exported,
+                     mix_lines=mix, train_lines=n_train_lines + mix,
+                     analysis_status=options.analysis_status if snap.analysis is not None and not snap.analysis.missing
+                     else None)
+    if options.fail_on_warnings and not verdict.ready:
+        raise NotReadyError(verdict)
+    warnings.extend(verdict.warning_lines())
+    return verdict
 
 
 __all__ = ["ExportOptions", "ExportResult", "FORMATS", "WEIGHT_MODES", "run_export", "MixSpec"]

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from workbench.curate import mapimage
+from workbench.curate.findings_file import edits_html, flagged_html, more_html, verdict_html
 
 MAX_ROWS = 30  # rows per list section
 SNIP = 160
@@ -138,6 +139,7 @@ def _findings(snap) -> str:
         parts.append(_table(["group", "kind", "scope", "size", "keeper", "keeper text"],
                             [[g.get("group"), g.get("kind"), g.get("scope"), g.get("size"), _where(g.get("keeper")),
                               _text_of(snap, g.get("keeper"))] for g in groups], {0, 3}))
+        parts.append(more_html(len(groups), len(view.duplicates), "duplicates"))
     c = s.get("conflicts") or {}
     parts.append(f"<h3>Conflicts</h3><p>{esc(c.get('n_conflicts', 0))} training examples whose near-identical "
                  "prompts got diverging responses.</p>")
@@ -145,6 +147,7 @@ def _findings(snap) -> str:
     if items:
         parts.append(_table(["example", "score", "reason"],
                             [[_where(it.get("example")), it.get("score"), it.get("reason")] for it in items], {1}))
+        parts.append(more_html(len(items), int(c.get("n_conflicts", 0) or 0), "conflicts"))
     g = s.get("gaps") or {}
     gaps = g.get("gaps", []) if isinstance(g, dict) else g
     n_gap = g.get("n_gap_inputs") if isinstance(g, dict) else None
@@ -155,6 +158,7 @@ def _findings(snap) -> str:
                             [[x.get("rank", k), x.get("region"), x.get("kind"), x.get("n_affected"), x.get("suggested_add"),
                               " | ".join(_snip(e.get("text"), 70) for e in (x.get("examples") or [])[:3])]
                              for k, x in enumerate(gaps[:MAX_ROWS])], {0, 3, 4}))
+        parts.append(more_html(min(len(gaps), MAX_ROWS), len(gaps), "gaps"))
     un = g.get("unreached", []) if isinstance(g, dict) else []
     if un:
         parts.append(f"<p>Training clusters production never reaches: "
@@ -165,6 +169,7 @@ def _findings(snap) -> str:
         parts.append("<h3>Quality flags</h3>" + _table(
             ["flag", "examples", "definition"],
             [[x.get("flag"), x.get("count"), x.get("definition")] for x in counts if isinstance(x, dict)], {1}))
+        parts.append(flagged_html(snap))
     return "".join(parts)
 
 
@@ -175,19 +180,24 @@ def _leakage(leak: dict[str, Any] | None) -> str:
         return f'<p class="muted">{esc(leak.get("note", "No eval source."))}</p>'
     n = leak.get("leaked_eval_examples", 0)
     cls = "ok" if n == 0 else "bad"
-    out = [f'<p class="{cls}">{esc(n)} of {esc(leak["eval_examples"])} eval examples also appear in the export.</p>']
-    rows = [["exact (normalised text)", leak.get("exact", {}).get("train", 0), leak.get("exact", {}).get("validation", 0)]]
-    if "near" in leak:
-        rows.append([f"near (cosine ≥ {leak.get('near_threshold')})", leak["near"].get("train", 0),
-                     leak["near"].get("validation", 0)])
-    out.append(_table(["kind", "in train", "in validation"], rows, {1, 2}))
-    if "analysis_flagged" in leak:
-        out.append(f"<p>{esc(leak['analysis_flagged'])} flagged by the analysis ({esc(leak.get('note', ''))}).</p>")
+    out = [f'<p class="{cls}">{esc(n)} of {esc(leak["eval_examples"])} eval examples leak into the export '
+           "(the analysis' leak rule, run on the exported examples).</p>"]
+    side = leak.get("by_side") or {}
+    kinds = leak.get("by_kind") or {}
+    if n:  # each leaked eval example once, by the first test that holds: the rows add up to the headline
+        rows = [[k, sum(1 for e in leak.get("examples", []) if e["kind"] == k and e["side"] == "train"),
+                 sum(1 for e in leak.get("examples", []) if e["kind"] == k and e["side"] == "validation"), v]
+                for k, v in kinds.items()]
+        rows.append([_Html("<b>total</b>"), side.get("train", 0), side.get("validation", 0), n])
+        out.append(_table(["kind (first test that holds)", "in train", "in validation", "eval examples"], rows, {1, 2, 3}))
+    if leak.get("note"):
+        out.append(f'<p class="muted">{esc(leak["note"])}</p>')
     ex = leak.get("examples") or []
     if ex:
-        out.append(_table(["eval example", "matches", "side", "kind", "similarity"],
-                          [[_where(e["eval"]), _where(e["match"]), e["side"], e["kind"], e["similarity"]]
-                           for e in ex[:MAX_ROWS]], {4}))
+        out.append(_table(["eval example", "matches", "side", "kind", "what matched"],
+                          [[_where(e["eval"]), _where(e["match"]), e["side"], e["kind"], e.get("reason", "")]
+                           for e in ex[:MAX_ROWS]]))
+        out.append(more_html(min(len(ex), MAX_ROWS), n, "leakage"))
     return "".join(out)
 
 
@@ -203,19 +213,22 @@ def _changes(m: dict[str, Any], snap) -> str:
     if journal:
         out.append(_table(["op", "time", "step"], [[j["op_id"], j["time"], j["label"]] for j in journal[-MAX_ROWS:]], {0}))
         if len(journal) > MAX_ROWS:
-            out.append(f'<p class="muted">Last {MAX_ROWS} shown; the manifest lists all.</p>')
+            out.append(f'<p class="muted">Last <b>{MAX_ROWS} of {len(journal):,}</b> shown; manifest.json lists all.</p>')
     rem = m.get("removals") or []
     if rem:
         out.append("<h3>Removals by reason</h3>" + _table(
-            ["op", "reason", "examples"], [[r["op_id"], r["reason"] or "(no reason)", r["count"]] for r in rem[:MAX_ROWS]], {0, 2}))
+            ["op", "reason", "examples"], [[r["op_id"], r["reason"] or "(no reason)", r["count"]] for r in rem[:MAX_ROWS]], {0, 2})
+            + more_html(min(len(rem), MAX_ROWS), len(rem), "removals")
+            + f'<p class="muted">{sum(r["count"] for r in rem):,} examples rejected; each one is in section '
+              '<code>removals</code> of <a href="findings.jsonl">findings.jsonl</a>.</p>')
     if m.get("edits"):
-        out.append(f"<p>{esc(len(m['edits']))} edited examples (listed in the manifest with their op ids).</p>")
+        out.append(edits_html(snap, m))
     if m.get("added"):
         out.append("<h3>Added examples</h3>" + _table(
             ["#", "op", "role", "from", "exported as", "prompt"],
             [[a["added"], a["op_id"], a["role"], _where(a.get("provenance")) or a.get("provenance", {}).get("source", ""),
               a["exported_as"], _text_of(snap, {"source_id": 0, "line": a["added"]})]
-             for a in m["added"][:MAX_ROWS]], {0, 1}))
+             for a in m["added"][:MAX_ROWS]], {0, 1}) + more_html(min(len(m["added"]), MAX_ROWS), len(m["added"]), "added", None))
     if m.get("weights"):
         out.append("<h3>Weights</h3>" + _table(["op", "weight", "examples"],
                                               [[w["op_id"], w["weight"], w["count"]] for w in m["weights"][:MAX_ROWS]], {0, 1, 2}))
@@ -256,6 +269,7 @@ def build_report(manifest: dict[str, Any], snap, *, exported: np.ndarray, valida
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1><p class=\"muted\">Exported {esc(m['created'])} by Curation Workbench "
         f"{esc(m['tool']['version'])} from project revision {esc(m['project']['revision'])}.</p>",
+        verdict_html(m.get("readiness")),
         '<div class="cards">' + "".join(f'<div class="card"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in cards) + "</div>",
     ]
     if m.get("warnings"):

@@ -134,80 +134,119 @@ def plan_split(
 
 # --------------------------------------------------------------------------------------- leakage
 
-LEAK_EXAMPLES = 50
+LEAK_EXAMPLES = 10_000  # leaks listed one by one in the manifest (every one, in practice)
+LEAK_RULE = ("workbench.analysis.leakage.find_leakage (the analysis' one leak rule: exact after "
+             "normalisation, same words reordered, same words apart from filler words, embedding + "
+             "surface evidence, near, 13-gram overlap) applied to the eval examples against the exported "
+             "training and validation examples")
+
+
+def _leak_params(snap) -> dict[str, Any]:
+    from workbench.analysis.pipeline import AnalysisParams
+
+    p = AnalysisParams().to_dict()
+    if snap.analysis is not None:
+        p.update({k: v for k, v in (snap.analysis.params or {}).items() if k in p})
+    sim = p.get("leak_sim") if p.get("leak_sim") is not None else p["near_dup_threshold"]
+    return {"sim_threshold": float(sim), "ngram": int(p["leak_ngram"]),
+            "ngram_min_overlap": float(p["leak_ngram_overlap"])}
+
+
+def leaks(snap, eval_rows: np.ndarray, base_rows: np.ndarray, *, progress=None,
+          cancel=None) -> list[tuple[int, int, str, str, float]]:
+    """THE leak rule (:func:`workbench.analysis.leakage.find_leakage`) on ``eval_rows`` against
+    ``base_rows`` of a snapshot (edits applied): ``(eval row, matching base row, kind, what matched,
+    prompt cosine)`` per leaking eval row, ranked as the analysis ranks them. Vectors come from the
+    snapshot's ``embed``; without it only the text tests can hold (zero vectors)."""
+    from workbench.analysis.leakage import find_leakage
+
+    eval_rows = np.asarray(eval_rows, dtype=np.int64)
+    base_rows = np.asarray(base_rows, dtype=np.int64)
+    if not len(eval_rows) or not len(base_rows):
+        return []
+    rows = np.concatenate([eval_rows, base_rows])  # sub-problem: local index -> snapshot row
+    prompts = [snap.prompt[int(i)] or "" for i in rows]
+    responses = [(snap.response[int(i)] or "") if snap.response else "" for i in rows]
+    roles = np.array(["eval"] * len(eval_rows) + ["train"] * len(base_rows), dtype=object)
+    if snap.embed is not None:
+        vecs = np.asarray(snap.embed(prompts, progress=progress, cancel=cancel), dtype=np.float32)
+    else:
+        vecs = np.zeros((len(rows), 1), np.float32)
+    found = find_leakage(prompts, responses, vecs, roles, None, **_leak_params(snap), cancel=cancel)
+    return [(int(rows[it["example"]]), int(rows[it["train_match"]]), it["kinds"][0], it["match"],
+             it["prompt_sim"]) for it in found.items]
+
+
+def leaked_copies_all(snap, base_rows: np.ndarray, *, rounds: int = 20, progress=None, cancel=None) -> np.ndarray:
+    """Every row of ``base_rows`` an eval example leaks into: the leak rule names one match per eval
+    example, so it is applied again without the matches found until no eval example leaks (the
+    rows ``workbench reject --leaked`` takes out, so that afterwards no leak is left)."""
+    eval_rows = snap.rows_with_role("eval")
+    left = np.asarray(base_rows, dtype=np.int64)
+    out: list[int] = []
+    for _ in range(rounds):
+        found = leaks(snap, eval_rows, left, progress=progress, cancel=cancel)
+        if not found:
+            break
+        hit = {m for _, m, *_ in found}
+        out.extend(sorted(hit))
+        left = left[~np.isin(left, sorted(hit))]
+    return np.asarray(sorted(set(out)), np.int64)
 
 
 def eval_leakage(snap, train_rows: np.ndarray, val_rows: np.ndarray, *, progress=None, cancel=None) -> dict[str, Any]:
-    """Eval examples (active, role ``eval``) that also appear in what is exported.
+    """Eval examples (active, role ``eval``) that leak into what is exported, by THE leak rule of
+    the workbench (:func:`workbench.analysis.leakage.find_leakage`) run on the eval examples against
+    the exported training (``train_rows``) and validation (``val_rows``) examples, edits applied.
 
-    - **exact**: equal prompts after normalisation (:mod:`workbench.analysis.textnorm`), always;
-    - **near**: prompt cosine >= the analysis' leakage threshold (default: the near-duplicate
-      threshold) against the exported training and validation examples, when embeddings are at
-      hand (the snapshot's ``embed``); otherwise the analysis' own count (against every training
-      example when it ran) is reported as ``analysis_flagged``.
+    Its embedding tests need prompt vectors: with the snapshot's ``embed`` they run in full;
+    without it only the text tests run (exact, reordered, filler words, n-grams) and the stored
+    analysis' own leaks whose training match is exported are added (kind ``analysis``).
+    Each leaked eval example is counted once: ``by_side`` (where its match is) and ``by_kind``
+    (the first test that holds) each add up to ``leaked_eval_examples``.
     """
-    from workbench.analysis.duplicates import DEFAULT_NEAR_THRESHOLD
-    from workbench.analysis.textnorm import text_hashes
-
     eval_rows = snap.rows_with_role("eval")
-    out: dict[str, Any] = {"eval_examples": int(len(eval_rows))}
+    out: dict[str, Any] = {"eval_examples": int(len(eval_rows)), "rule": LEAK_RULE}
     if len(eval_rows) == 0:
         out["note"] = "no eval source: leakage not checked"
         return out
-    sides = {"train": np.asarray(train_rows, dtype=np.int64), "validation": np.asarray(val_rows, dtype=np.int64)}
-    e_hash = text_hashes([snap.prompt[int(i)] for i in eval_rows])
-    examples: list[dict[str, Any]] = []
-    leaked_any = np.zeros(len(eval_rows), dtype=bool)
+    train_rows = np.asarray(train_rows, dtype=np.int64)
+    val_rows = np.asarray(val_rows, dtype=np.int64)
+    side_of = {int(r): "train" for r in train_rows.tolist()}
+    side_of.update({int(r): "validation" for r in val_rows.tolist()})
+    base = np.concatenate([train_rows, val_rows])
+    found = leaks(snap, eval_rows, base, progress=progress, cancel=cancel)
+    out["embeddings"] = snap.embed is not None
+    out["params"] = _leak_params(snap)
 
     def ref(i: int) -> dict[str, Any]:
         return {"source": str(snap.source_names[i]), "line": int(snap.line[i])}
 
-    exact_counts = {}
-    for side, rows in sides.items():
-        if len(rows) == 0:
-            exact_counts[side] = 0
-            continue
-        h = text_hashes([snap.prompt[int(i)] for i in rows])
-        first = {}
-        for k, v in enumerate(h.tolist()):
-            if v:
-                first.setdefault(v, k)
-        hits = [(j, first[v]) for j, v in enumerate(e_hash.tolist()) if v and v in first]
-        exact_counts[side] = len(hits)
-        for j, k in hits:
-            leaked_any[j] = True
-            if len(examples) < LEAK_EXAMPLES:
-                examples.append({"eval": ref(int(eval_rows[j])), "match": ref(int(rows[k])), "side": side,
-                                 "kind": "exact", "similarity": 1.0})
-    out["exact"] = exact_counts
-    params = snap.analysis.params if snap.analysis is not None else {}
-    threshold = params.get("leak_sim") or params.get("near_dup_threshold") or DEFAULT_NEAR_THRESHOLD
-    if snap.embed is not None:
-        from workbench.analysis.graph import knn
-
-        ev = np.asarray(snap.embed([snap.prompt[int(i)] for i in eval_rows], progress=progress, cancel=cancel),
-                        dtype=np.float32)
-        near_counts = {}
-        for side, rows in sides.items():
-            if len(rows) == 0:
-                near_counts[side] = 0
+    items: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for e, m, kind, reason, sim in found:
+        seen.add(e)
+        items.append({"eval": ref(e), "match": ref(m), "side": side_of[m], "kind": kind,
+                      "reason": reason, "similarity": sim})
+    if not out["embeddings"] and snap.analysis is not None:
+        for f in snap.analysis.leakage:  # the analysis' leaks (embedding tests included) still exported
+            e = next((int(r) for r in f.rows if snap.role[int(r)] == "eval"), -1)
+            m = next((int(r) for r in f.rows if int(r) in side_of), -1)
+            if e < 0 or m < 0 or e in seen or snap.rejected[e]:
                 continue
-            base = np.asarray(snap.embed([snap.prompt[int(i)] for i in rows], progress=progress, cancel=cancel),
-                              dtype=np.float32)
-            idx, sim = knn(ev, base, 1, cancel=cancel)
-            hit = sim[:, 0] >= threshold
-            near_counts[side] = int(hit.sum())
-            for j in np.flatnonzero(hit & ~leaked_any).tolist():
-                if len(examples) < LEAK_EXAMPLES:
-                    examples.append({"eval": ref(int(eval_rows[j])), "match": ref(int(rows[idx[j, 0]])),
-                                     "side": side, "kind": "near", "similarity": round(float(sim[j, 0]), 4)})
-            leaked_any |= hit
-        out["near"] = near_counts
-        out["near_threshold"] = float(threshold)
-    elif snap.analysis is not None and snap.analysis.leaked is not None:
-        out["analysis_flagged"] = int(snap.analysis.leaked[eval_rows].sum())
-        out["note"] = ("near duplicates per the analysis, against every training example when it ran "
-                       "(exact matches are checked against the export itself)")
-    out["leaked_eval_examples"] = int(leaked_any.sum())
-    out["examples"] = examples
+            seen.add(e)
+            items.append({"eval": ref(e), "match": ref(m), "side": side_of[m], "kind": "analysis",
+                          "reason": f"per the analysis: {f.data.get('match', f.title)}",
+                          "similarity": f.data.get("prompt_sim")})
+        out["note"] = ("no embeddings at hand: the text tests ran on the export itself; leaks found by the "
+                       "analysis' embedding tests are added where their training match is exported")
+    by_side = {"train": 0, "validation": 0}
+    by_kind: dict[str, int] = {}
+    for it in items:
+        by_side[it["side"]] += 1
+        by_kind[it["kind"]] = by_kind.get(it["kind"], 0) + 1
+    out["leaked_eval_examples"] = len(items)
+    out["by_side"] = by_side
+    out["by_kind"] = by_kind
+    out["examples"] = items[:LEAK_EXAMPLES]
     return out

@@ -209,7 +209,7 @@ class Collector:
         except RecordError as exc:
             reason = exc.reason
             if type(obj) is dict:
-                reason = mixed_reason(obj, self._schema, reason, self._fields)
+                reason = mixed_reason(obj, self._schema, reason, self._fields, given=bool(self.schema_arg))
             self._error(line, reason)
             return
         i = len(self.raw)

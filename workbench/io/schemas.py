@@ -495,9 +495,12 @@ _REQUIRED = {"chat": ("messages",), "sharegpt": ("conversations",), "alpaca": ("
              "prompt_completion": ("prompt", "response"), "text": ("prompt",)}
 
 
-def mixed_reason(record: dict, schema: str, reason: str, fields: dict[str, str] | None = None) -> str:
+def mixed_reason(record: dict, schema: str, reason: str, fields: dict[str, str] | None = None,
+                 given: bool = False) -> str:
     """Explain a record that fails ``schema`` but is a valid record of another known schema (a
-    record holding any required field of ``schema`` is a broken record of it, not another format)."""
+    record holding any required field of ``schema`` is a broken record of it, not another format).
+    ``given``: the schema was chosen by the user (``--schema``), not detected: then the file does
+    not match that schema, rather than mixing two formats."""
     fields = fields or DEFAULT_FIELDS[schema]
     if any(fields.get(k) in record for k in _REQUIRED[schema]):
         return reason
@@ -508,6 +511,10 @@ def mixed_reason(record: dict, schema: str, reason: str, fields: dict[str, str] 
         record_turns(record, other.schema, other.fields)
     except RecordError:
         return reason
+    if given:
+        return (f"{SCHEMA_TITLES[other.schema]} record, but the schema chosen is {SCHEMA_TITLES[schema]} "
+                f"({reason}): the schema does not match this file; choose {other.schema} "
+                "(--schema " + other.schema + ") or leave the schema out to detect it")
     return (
         f"{SCHEMA_TITLES[other.schema]} record in a file of {SCHEMA_TITLES[schema]} records "
         f"(format detected from the first records; {reason}). "
