@@ -57,7 +57,7 @@ import numpy as np
 
 from workbench.analysis.graph import NeighbourGraph
 from workbench.analysis.pair_verifier import (DEFAULT_CANDIDATE_SIM, DEFAULT_MIN_PROBABILITY,
-                                              MIN_WORD_OVERLAP, pair_reason, verify_pairs)
+                                              MIN_WORD_OVERLAP, PairVerifier, pair_reason)
 from workbench.analysis.textnorm import text_hashes
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
@@ -238,19 +238,40 @@ def find_duplicates(
         keep, ns = recheck_pairs(ni, nj, ns, recheck, cut, recheck_margin)
         ni, nj, ns = ni[keep], nj[keep], ns[keep]
     cancel.check()
-    # verification: identical normalised prompts need none; the rest must pass the verifier
+    # verification: identical normalised prompts need none; the rest must pass the verifier.
+    # Candidates are decided from the most similar down, and a pair whose rows are already
+    # joined (by exact copies or confirmed pairs) is skipped: it cannot change the groups.
     same = (hashes[ni] == hashes[nj]) & (hashes[ni] != 0) if len(ni) else np.zeros(0, bool)
     nprob = np.ones(len(ni), np.float32)
     feats: list[dict[str, float] | None] = [None] * len(ni)
     if verify and (~same).any():
-        todo = np.flatnonzero(~same)
-        ok, p, f = verify_pairs(prompts, ni[todo], nj[todo], ns[todo], min_probability,
-                                reworded_sim=threshold)
-        nprob[todo] = p
-        for k, fk in zip(todo.tolist(), f):
-            feats[k] = fk
+        parent = np.arange(n, dtype=np.int64).tolist()
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for x, y in zip(np.concatenate([ex_a, ni[same]]).tolist(), np.concatenate([ex_b, nj[same]]).tolist()):
+            rx, ry = find(x), find(y)
+            if rx != ry:
+                parent[rx] = ry
+        verifier = PairVerifier(prompts, min_probability, reworded_sim=threshold)
         keep = same.copy()
-        keep[todo] = ok
+        todo = np.flatnonzero(~same)
+        todo = todo[np.argsort(-ns[todo], kind="stable")]
+        for step, (k, x, y, sk) in enumerate(zip(todo.tolist(), ni[todo].tolist(), nj[todo].tolist(),
+                                                  ns[todo].tolist())):
+            if step % 2000 == 0:
+                cancel.check()
+            rx, ry = find(x), find(y)
+            if rx == ry:
+                continue
+            ok, pk, fk = verifier.decide(x, y, sk)
+            if ok:
+                parent[rx] = ry
+                keep[k], nprob[k], feats[k] = True, pk, fk
         ni, nj, ns, nprob = ni[keep], nj[keep], ns[keep], nprob[keep]
         feats = [fk for fk, kk in zip(feats, keep) if kk]
         same = same[keep]

@@ -42,6 +42,7 @@ the figures). Every confirmed pair also gets a short reason (:func:`pair_reason`
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import math
 import re
@@ -62,12 +63,13 @@ REWORDED_SIM = 0.95  # cosine that confirms a pair with less word overlap
 DEFAULT_MIN_PROBABILITY = 0.65  # highest cut (0.05 grid) keeping PAWS dev paraphrase recall >= 0.65
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_DIGIT = re.compile(r"\d", re.UNICODE)
 
 
-def _jaccard(a, b) -> float:
-    a, b = set(a), set(b)
-    u = len(a | b)
-    return len(a & b) / u if u else 1.0
+def _jaccard(a: set, b: set) -> float:
+    inter = len(a & b)
+    u = len(a) + len(b) - inter
+    return inter / u if u else 1.0
 
 
 def _edits(wa: list[str], wb: list[str]) -> tuple[float, float]:
@@ -81,57 +83,85 @@ def _edits(wa: list[str], wb: list[str]) -> tuple[float, float]:
     return float(swapped), float(moved)
 
 
-def _ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-
-
-def _names(tokens: list[str]) -> list[str]:
-    return [t for i, t in enumerate(tokens) if i > 0 and t[:1].isupper()]
+def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
 def _context(words: list[str], i: int) -> tuple[str, str]:
     return (words[i - 1] if i > 0 else "^", words[i + 1] if i + 1 < len(words) else "$")
 
 
+class _Text:
+    """One text, tokenised once (a row takes part in many candidate pairs)."""
+
+    __slots__ = ("words", "wset", "counts", "unique_pos", "names", "numbers", "grams")
+
+    def __init__(self, text: str | None) -> None:
+        tokens = _TOKEN.findall(text or "")
+        self.words = [t.lower() for t in tokens]
+        self.wset = set(self.words)
+        self.counts = Counter(self.words)
+        self.unique_pos = {w: i for i, w in enumerate(self.words) if self.counts[w] == 1}
+        self.names = {t.lower() for i, t in enumerate(tokens) if i > 0 and t[:1].isupper()}
+        self.numbers = ({w for w in self.wset if _DIGIT.search(w)} if _DIGIT.search(text or "")
+                        else set())
+        self.grams: dict[int, set[tuple[str, ...]]] = {}
+
+    def ngrams(self, n: int) -> set[tuple[str, ...]]:
+        g = self.grams.get(n)
+        if g is None:
+            g = self.grams[n] = _ngrams(self.words, n)
+        return g
+
+
+def _order(perm: list[int]) -> tuple[float, float]:
+    """(discordant, breaks) of the positions in the second text of the shared words, in the
+    first text's order (see the module docstring)."""
+    m = len(perm)
+    if m < 2:
+        return 0.0, 0.0
+    disc = 0
+    seen: list[int] = []  # positions to the right, sorted: count the smaller ones (inversions)
+    for x in reversed(perm):
+        k = bisect.bisect_left(seen, x)
+        disc += k
+        seen.insert(k, x)
+    rank = [0] * m
+    for r, k in enumerate(sorted(range(m), key=perm.__getitem__)):
+        rank[k] = r
+    breaks = sum(1 for k in range(m - 1) if rank[k + 1] - rank[k] != 1)
+    return disc / (m * (m - 1) / 2), breaks / (m - 1)
+
+
+def _features(a: _Text, b: _Text, cos: float, edits: bool = True) -> dict[str, float]:
+    wa, wb = a.words, b.words
+    n = min(3, len(wa), len(wb))
+    overlap = _jaccard(a.ngrams(n), b.ngrams(n)) if n > 0 else float(wa == wb)
+    shared = [w for w in wa if w in a.unique_pos and w in b.unique_pos]
+    discordant, breaks = _order([b.unique_pos[w] for w in shared])
+    na, nb = a.names, b.names
+    missing = (na - b.wset) | (nb - a.wset)  # a name one text has and the other lacks entirely
+    names = len(missing) / len(na | nb) if (na or nb) else 0.0
+    moved = total = 0
+    for lw in na & nb:
+        if lw in a.unique_pos and lw in b.unique_pos:
+            la, ra = _context(wa, a.unique_pos[lw])
+            lb, rb = _context(wb, b.unique_pos[lw])
+            moved += (la != lb) + (ra != rb)
+            total += 2
+    swapped, phrase_moved = _edits(wa, wb) if edits else (0.0, 0.0)
+    return {"cos": float(cos), "overlap": overlap, "discordant": discordant, "breaks": breaks,
+            "numbers": float(a.numbers != b.numbers), "names": names,
+            "name_moves": moved / total if total else 0.0, "swapped": swapped, "moved": phrase_moved,
+            "same_words": float(a.wset == b.wset), "words": _jaccard(a.wset, b.wset),
+            "has_numbers": float(bool(a.numbers or b.numbers)), "has_names": float(bool(na or nb))}
+
+
 def pair_features(a: str, b: str, cos: float) -> dict[str, float]:
     """The features of one pair (see the module docstring) plus, for the decision and the reason:
     ``words`` (word-set Jaccard), ``same_words`` (1 when the two texts have the same set of
     words), ``has_numbers`` and ``has_names`` (1 when either text has any)."""
-    ta, tb = _TOKEN.findall(a or ""), _TOKEN.findall(b or "")
-    wa, wb = [t.lower() for t in ta], [t.lower() for t in tb]
-    n = min(3, len(wa), len(wb))
-    overlap = _jaccard(_ngrams(wa, n), _ngrams(wb, n)) if n > 0 else float(wa == wb)
-    ca, cb = Counter(wa), Counter(wb)
-    shared = [w for w in wa if ca[w] == 1 and cb.get(w) == 1]
-    pos_b = {w: i for i, w in enumerate(wb) if cb[w] == 1}
-    perm = [pos_b[w] for w in shared]
-    m = len(perm)
-    if m >= 2:
-        arr = np.asarray(perm)
-        discordant = float(np.triu(arr[:, None] > arr[None, :], 1).sum()) / (m * (m - 1) / 2)
-        ranks = np.argsort(np.argsort(arr))
-        breaks = float(np.sum(np.diff(ranks) != 1)) / (m - 1)
-    else:
-        discordant = breaks = 0.0
-    nums_a = {t for t in wa if any(c.isdigit() for c in t)}
-    nums_b = {t for t in wb if any(c.isdigit() for c in t)}
-    na, nb = {t.lower() for t in _names(ta)}, {t.lower() for t in _names(tb)}
-    missing = (na - set(wb)) | (nb - set(wa))  # a name one text has and the other lacks entirely
-    names = len(missing) / len(na | nb) if (na or nb) else 0.0
-    moved = total = 0
-    pos_a = {w: i for i, w in enumerate(wa)}
-    for lw in na & nb:
-        if ca[lw] == 1 and cb[lw] == 1:
-            la, ra = _context(wa, pos_a[lw])
-            lb, rb = _context(wb, pos_b[lw])
-            moved += (la != lb) + (ra != rb)
-            total += 2
-    swapped, phrase_moved = _edits(wa, wb)
-    return {"cos": float(cos), "overlap": overlap, "discordant": discordant, "breaks": breaks,
-            "numbers": float(nums_a != nums_b), "names": names,
-            "name_moves": moved / total if total else 0.0, "swapped": swapped, "moved": phrase_moved,
-            "same_words": float(set(wa) == set(wb)), "words": _jaccard(wa, wb),
-            "has_numbers": float(bool(nums_a or nums_b)), "has_names": float(bool(na or nb))}
+    return _features(_Text(a), _Text(b), cos)
 
 
 def probability(feats: dict[str, float], coefficients: dict[str, float] = COEFFICIENTS) -> float:
@@ -139,21 +169,57 @@ def probability(feats: dict[str, float], coefficients: dict[str, float] = COEFFI
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
+class PairVerifier:
+    """Decides candidate pairs of ``texts`` one at a time (see :func:`verify_pairs`); each text is
+    tokenised once, and the word diff (the costliest feature) is computed only where it can
+    change the decision or the pair is confirmed."""
+
+    def __init__(self, texts: Sequence[str], min_probability: float = DEFAULT_MIN_PROBABILITY,
+                 coefficients: dict[str, float] = COEFFICIENTS, *, reworded_sim: float = REWORDED_SIM):
+        self.texts, self.min_probability, self.c, self.reworded_sim = texts, min_probability, coefficients, reworded_sim
+        self._cache: dict[int, _Text] = {}
+        self._lift = max(coefficients["moved"], 0.0) + max(coefficients["swapped"], 0.0)
+        self._z_cut = (math.log(min_probability / (1.0 - min_probability)) if 0.0 < min_probability < 1.0
+                       else (-math.inf if min_probability <= 0.0 else math.inf))
+
+    def _text(self, r: int) -> _Text:
+        t = self._cache.get(r)
+        if t is None:
+            t = self._cache[r] = _Text(self.texts[r])
+        return t
+
+    def decide(self, a: int, b: int, sim: float) -> tuple[bool, float, dict[str, float] | None]:
+        """(confirmed, P(duplicate) or NaN for a rewording, features when confirmed)."""
+        ta, tb = self._text(a), self._text(b)
+        if _jaccard(ta.wset, tb.wset) < MIN_WORD_OVERLAP:  # a rewording: the cosine rule decides
+            if sim >= self.reworded_sim:
+                return True, math.nan, _features(ta, tb, sim, edits=False)
+            return False, math.nan, None
+        f = _features(ta, tb, sim, edits=False)
+        c = self.c
+        z = c["intercept"] + sum(c[name] * f[name] for name in FEATURES)  # swapped = moved = 0
+        if z + self._lift < self._z_cut:  # rejected whatever the word diff says
+            return False, 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), None
+        f["swapped"], f["moved"] = _edits(ta.words, tb.words)
+        p = probability(f, c)
+        return (True, p, f) if p >= self.min_probability else (False, p, None)
+
+
 def verify_pairs(texts: Sequence[str], i: np.ndarray, j: np.ndarray, sims: np.ndarray,
                  min_probability: float = DEFAULT_MIN_PROBABILITY,
                  coefficients: dict[str, float] = COEFFICIENTS, *, reworded_sim: float = REWORDED_SIM,
-                 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, float]]]:
+                 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, float] | None]]:
     """Decide each candidate pair ``(texts[i[k]], texts[j[k]])`` with cosine ``sims[k]``.
 
     Returns ``(confirmed, p, features)``: ``p`` is the verifier's P(duplicate) (NaN for pairs
     worded too differently for it, which need cosine >= ``reworded_sim``; see the module
-    docstring)."""
-    feats = [pair_features(texts[int(a)], texts[int(b)], float(s)) for a, b, s in zip(i, j, sims)]
-    p = np.array([probability(f, coefficients) if f["words"] >= MIN_WORD_OVERLAP else np.nan
-                  for f in feats], dtype=np.float32)
-    ok = np.array([p_k >= min_probability if f["words"] >= MIN_WORD_OVERLAP else f["cos"] >= reworded_sim
-                   for p_k, f in zip(p.tolist(), feats)], dtype=bool)
-    return ok, p, feats
+    docstring); ``features[k]`` the pair's features for confirmed pairs (None for rejected ones).
+    """
+    v = PairVerifier(texts, min_probability, coefficients, reworded_sim=reworded_sim)
+    out = [v.decide(a, b, s) for a, b, s in
+           zip(np.asarray(i).tolist(), np.asarray(j).tolist(), np.asarray(sims).tolist())]
+    return (np.array([o[0] for o in out], dtype=bool), np.array([o[1] for o in out], dtype=np.float32),
+            [o[2] for o in out])
 
 
 def pair_reason(f: dict[str, float]) -> str:
