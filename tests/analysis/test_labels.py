@@ -61,3 +61,20 @@ def test_clusters_without_words_get_a_numbered_label():
     assert format_label(terms[0], 0) == "cluster 0"
     assert format_label(["card", "arrive"], 3) == "card · arrive"
     assert ctfidf_terms(["a"], np.array([-1])) == {}
+
+
+def test_a_label_never_comes_from_one_stray_member():
+    """A long member that repeats an off-topic word many times (a pasted log, say) must not name
+    its cluster: label terms are words many members use."""
+    texts, ids, names = _banking_train()
+    c = names.index("card_arrival")
+    rows = np.flatnonzero(ids == c)
+    texts = list(texts)
+    texts[rows[0]] = texts[rows[0]] + " zebra" * 40
+    terms = ctfidf_terms(texts, ids, n_terms=3)
+    assert "zebra" not in terms[c], terms[c]
+    assert {"card", "arrive", "delivery", "track"} & set(terms[c])
+    # and a word only 2 of its 14 members use does not either
+    for k in rows[:2]:
+        texts[k] = texts[k] + " giraffe"
+    assert "giraffe" not in ctfidf_terms(texts, ids, n_terms=3)[c]

@@ -7,7 +7,7 @@ All prompts of a cluster are treated as one document. A term's weight in cluster
 where ``share`` is the share of c's prompts that use the term, ``A`` the average number of
 terms per cluster and ``f(t)`` the term's count over all clusters — so a word many members use
 and rare elsewhere wins, and words common everywhere ("please", "help") lose. A term used by
-fewer than ``MIN_TERM_SHARE`` (5%) of the cluster's prompts (or by only one) is used only when
+fewer than ``MIN_TERM_SHARE`` (15%) of the cluster's prompts (or by only one) is used only when
 nothing else is left, so a label never comes from one stray member. English stop
 words (plus contraction fragments and filler such as "please", "get") are dropped; simple inflections are merged onto a base form that occurs in the data
 ("cards" -> "card", "arrived" -> "arrive") so one label does not spend two of its terms on one
@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 SEPARATOR = " · "
-MIN_TERM_SHARE = 0.05  # a label term must be used by at least this share of a cluster's prompts (and 2)
+MIN_TERM_SHARE = 0.15  # a label term must be used by at least this share of a cluster's prompts (and 2)
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"  # words of two or more letters
 # besides scikit-learn's English stop words: contraction fragments ("I've" -> "ve") and
 # greetings / filler verbs that say nothing about a topic
