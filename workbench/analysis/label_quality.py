@@ -126,43 +126,54 @@ def response_families(response_vecs: np.ndarray, rows: np.ndarray, *, sim: float
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
+    """Row softmax, in place."""
+    z -= z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
 
 
 def _class_sums(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    """(k, d) float64 sum of the rows of each class (a sparse one-hot product: np.add.at is
+    """(k, d) float32 sum of the rows of each class (a sparse one-hot product: np.add.at is
     slow at 100k rows)."""
     from scipy.sparse import csr_matrix
 
-    onehot = csr_matrix((np.ones(len(y), np.float64), (y, np.arange(len(y)))), shape=(k, len(y)))
-    return np.asarray(onehot @ x.astype(np.float64))
+    onehot = csr_matrix((np.ones(len(y), np.float32), (y, np.arange(len(y)))), shape=(k, len(y)))
+    return np.asarray(onehot @ np.asarray(x, np.float32), dtype=np.float32)
 
 
 def centroid_proba(x: np.ndarray, y: np.ndarray, k: int, t: float = CENTROID_T) -> np.ndarray:
-    """Leave-one-out nearest-centroid probabilities (see the module docstring)."""
+    """Leave-one-out nearest-centroid probabilities (see the module docstring), float32 (n, k).
+
+    With ``s_c`` the sum of class c's vectors, ``x·s_c / |s_c|`` is the cosine to the class mean
+    direction; for the row's own class the sum without the row is ``s_y - x``, whose dot product
+    and norm follow from ``x·s_y``, ``|s_y|`` and ``|x|`` without forming it."""
     n = len(y)
+    x = np.asarray(x, np.float32)
     sums = _class_sums(x, y, k)
-    cent = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-    sims = (x @ cent.T.astype(np.float32)).astype(np.float64)
-    own = sums[y] - x
-    norm = np.linalg.norm(own, axis=1)
-    own_sim = np.where(norm > 1e-9, np.einsum("ij,ij->i", x, own) / np.maximum(norm, 1e-12), 0.0)
-    sims[np.arange(n), y] = own_sim
-    return _softmax(sims / t)
+    snorm = np.linalg.norm(sums, axis=1)
+    dots = x @ sums.T  # (n, k)
+    rows = np.arange(n)
+    own_dot = dots[rows, y].astype(np.float64)
+    xx = np.einsum("ij,ij->i", x, x).astype(np.float64)
+    own_norm2 = snorm[y].astype(np.float64) ** 2 - 2 * own_dot + xx
+    own_norm = np.sqrt(np.maximum(own_norm2, 0))
+    own_sim = np.where(own_norm > 1e-6, (own_dot - xx) / np.maximum(own_norm, 1e-12), 0.0)
+    dots /= np.maximum(snorm, 1e-12)[None, :]
+    dots[rows, y] = own_sim
+    dots /= t
+    return _softmax(dots)
 
 
 def whitened(x: np.ndarray, y: np.ndarray, k: int, shrink: float = SHRINK) -> np.ndarray:
     """``x`` in the whitened space of the pooled within-class covariance (see the module
     docstring), rows L2-normalised."""
     means = _class_sums(x, y, k)
-    means /= np.maximum(np.bincount(y, minlength=k), 1)[:, None]
+    means /= np.maximum(np.bincount(y, minlength=k), 1)[:, None].astype(np.float32)
     sample = np.arange(len(x))
     if len(x) > WHITEN_SAMPLE:  # the covariance of 384 dims is well estimated from 20k rows
         sample = np.random.default_rng(0).choice(len(x), WHITEN_SAMPLE, replace=False)
-    r = x[sample] - means[y[sample]].astype(np.float32)
+    r = x[sample] - means[y[sample]]
     sw = (r.T @ r).astype(np.float64) / max(len(sample) - k, 1)
     sw = (1 - shrink) * sw + shrink * (np.trace(sw) / x.shape[1]) * np.eye(x.shape[1])
     w, v = np.linalg.eigh(sw)

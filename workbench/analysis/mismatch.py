@@ -25,7 +25,7 @@ relative to the whole dataset:
    Above 0: on average another prompt suits this response, and another response suits this
    prompt, better than the pair as given. NaN for rows that take no part.
 
-Exact search up to ``graph.EXACT_LIMIT`` rows, IVF-approximate above (the same index as the
+Exact search up to ``graph.EXACT_LIMIT``² query x base pairs, IVF-approximate above (the same index as the
 neighbour graph; :data:`TOP_K` candidates per row, so a few identical responses do not hide the
 best different one).
 
@@ -122,7 +122,7 @@ def _search(query: np.ndarray, base: np.ndarray, k: int, seed: int, cancel: Canc
     from workbench.analysis.graph import EXACT_LIMIT, ivf_search, knn
 
     k = min(k, len(base))
-    if len(base) <= EXACT_LIMIT:
+    if len(query) * len(base) <= EXACT_LIMIT * EXACT_LIMIT:
         return knn(query, base, k, cancel=cancel)
     return ivf_search(query, base, k, seed=seed, cancel=cancel)
 
