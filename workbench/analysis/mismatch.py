@@ -35,8 +35,14 @@ fits better than the own pair). **Flag** ``mismatched_response``: ``mismatch`` >
 :data:`FLAG_MIN`, with at least :data:`FLAG_MIN_ROWS` rows taking part (see the definition in
 ``flags.FLAG_DEFINITIONS``).
 
-Measured in ``benchmarks/study_mismatch.py`` (3% of responses moved to other prompts; Dolly
-open_qa, Self-Instruct, OASST1; 5 seeds each): see that study and the README.
+Measured in ``benchmarks/study_mismatch.py`` (3% of responses moved to other prompts, 5 seeds,
+precision of the top k rows, k = number moved; in brackets the prompt-response cosine baseline):
+Dolly open_qa 0.887 ± 0.009 (0.693), Self-Instruct 0.800 ± 0.104 (0.585), OASST1 last user turn ->
+final answer 0.686 ± 0.077 (0.352). The plain-cosine version of the same relative score (no map)
+reaches 0.866 / 0.815 / 0.667; a map fitted without the identity prior overfits small sets
+(Self-Instruct 0.57). The flag at 0.45: precision / recall 0.86 / 0.93 (Dolly), 1.00 / 0.52
+(Self-Instruct), 0.45 / 0.87 (OASST1, whose last answers often rely on earlier turns); on the
+1,387 sample_data rows with responses it flags 10, mostly Banking77 queries whose label is doubtful.
 """
 
 from __future__ import annotations
