@@ -177,3 +177,32 @@ def test_label_quality_is_leave_one_out():
     p = centroid_proba(x, y, 2)
     assert p[3, 1] < 0.2 and p[3, 0] > 0.8
     assert np.median(p[np.arange(60) != 3, y[np.arange(60) != 3]]) > 0.9
+
+
+def test_answer_families_of_free_text_are_judged_like_labels(tmp_path_factory):
+    """Free-text answers that come in families (three sentences per Banking77 intent of the
+    sample, as a support bot's canned replies); 3% get another intent's sentence."""
+    recs = sample("train_banking_chat.jsonl")
+    prompts = [chat_part(r, "user") for r in recs]
+    truth = [chat_part(r, "assistant") for r in recs]
+    intents = sorted(set(truth))
+    rng = np.random.default_rng(1)
+    swapped = rng.choice(len(recs), int(round(0.03 * len(recs))), replace=False)
+    intent = list(truth)
+    for s in swapped:
+        intent[s] = str(rng.choice([x for x in intents if x != truth[s]]))
+    templates = ("Sure, I can help with {}.", "Okay, this is about {}.", "Let me take care of {} for you.")
+    answers = [templates[t].format(a.replace("_", " ")) for a, t in zip(intent, rng.integers(0, 3, len(intent)))]
+    pv = embed(tmp_path_factory, prompts)
+    uniq = sorted(set(answers))
+    uv = embed(tmp_path_factory, uniq)
+    rv = uv[[uniq.index(a) for a in answers]]
+    graph = build_graph(pv, 15)
+    c = find_conflicts(graph, ["train"] * len(answers), answers, rv, prompt_vecs=pv)
+    assert "family" in c.params["label_rows"] and c.params["label_rows"]["family"] >= 0.9 * len(answers)
+    k = len(swapped)
+    hits = len(set(np.argsort(-c.conflict, kind="stable")[:k].tolist()) & set(swapped.tolist()))
+    base = find_conflicts(graph, ["train"] * len(answers), answers, rv).conflict
+    base_hits = len(set(np.argsort(-base, kind="stable")[:k].tolist()) & set(swapped.tolist()))
+    assert hits >= 0.6 * k and hits > base_hits
+    assert any(it["kind"] == "family" and it["example"] in set(swapped.tolist()) for it in c.items[:k])
