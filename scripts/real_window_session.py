@@ -500,6 +500,13 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     queue.promote_btn.click()
     d.wait_until(lambda: s.ws.n == n_before + 1, 20, "the promoted example")
     d.shot("promoted", win)
+    stale = lambda: win.status._notice_kind == "stale"  # noqa: E731 (shown once the transient message ends)
+    check(stale(), "no 'analysis is stale' notice after adding an example")
+    d.key(win, "ctrl+z")
+    check(s.ws.n == n_before and not stale(),
+          "the stale notice stayed after undoing the only change since the analysis")
+    d.key(win, "ctrl+shift+z")
+    check(s.ws.n == n_before + 1 and stale(), "redo did not bring the example and notice back")
     _min_width_ok(win, d, "after promote")
 
     # -- 7. close, reopen (promoted row has no map position), density overlay ------------------
