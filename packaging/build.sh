@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -m PyInstaller --noconfirm --clean packaging/workbench.spec
+start=$(date +%s.%N)
 QT_QPA_PLATFORM=offscreen dist/curation-workbench/workbench --smoke-test
-echo "Built dist/curation-workbench/ (smoke test passed)"
+end=$(date +%s.%N)
+echo "Built dist/curation-workbench/ ($(du -sh dist/curation-workbench | cut -f1)); smoke test passed in" \
+     "$(python3 -c "print(f'{$end - $start:.1f}')") s (start-up, sample analysis, window, exit)"
