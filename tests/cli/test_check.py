@@ -123,6 +123,15 @@ def test_report_shows_the_verdict_and_the_findings_file_lists_every_finding(proj
     from workbench.analysis.project_analysis import load_stored
 
     assert main(["reject", str(project), "--flag", "very_short_response", "--reason", "too short"]) == 0
+    from workbench.project.ops import Edit
+
+    with Project.open(project) as p:  # one edit: the report shows it as a before/after diff
+        ws = p.load()
+        row = next(i for i in range(ws.n) if ws.role[i] == "train" and ws.source_names[i] == "train_banking_chat.jsonl")
+        record = ws.record(row)
+        old = record["messages"][-1]["content"]
+        record["messages"][-1]["content"] = "edited_answer"
+        p.apply(Edit(ws.example_id(row), record))
     out = tmp_path / "export"
     assert main(["export", str(project), "--out", str(out), "--report"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -148,5 +157,8 @@ def test_report_shows_the_verdict_and_the_findings_file_lists_every_finding(proj
     assert f"<b>30 of {summary['duplicates']['n_groups']}</b> shown" in html
     assert 'href="findings.jsonl"' in html
     assert "<h4>Flagged examples</h4>" in html and "pii_email" in html
+    edits = [r for r in rows if r["section"] == "edits"]
+    assert len(edits) == 1 and edits[0]["before"]["response"] == old and edits[0]["after"]["response"] == "edited_answer"
+    assert f'<del style="background:#fdd">{old}</del>' in html and '<ins style="background:#dfd">edited_answer</ins>' in html
     leak_rows = html[html.index("Leakage against eval"):]
     assert "<b>total</b>" in leak_rows
