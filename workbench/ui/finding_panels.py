@@ -511,6 +511,8 @@ class ConflictsPanel(FindingPanel):
         """(disagreeing, similar) train examples, as the analysis counted them."""
         n_near = int(f.data.get("n_near", len(f.rows) - 1) or 0)
         n_div = int(f.data.get("n_divergent", len(f.rows) - 1) or 0)
+        if n_near <= 0:  # a finding without neighbour counts: the members listed are what it has
+            n_near = n_div = max(0, len(f.rows) - 1)
         return n_div, n_near
 
     def display_title(self, f):
@@ -560,8 +562,8 @@ class ConflictsPanel(FindingPanel):
 
         out = []
         if not self.session.ws.rejected[row] and len(resolve.differing(self.session.ws, f.rows, row)):
-            out.append(("canonical", "Canonical answer", "This answer is right: reject the members answering "
-                                                         "differently (one undoable step)"))
+            out.append(("canonical", "Canonical", "Canonical answer: this answer is right; reject the members "
+                                                  "answering differently (one undoable step)"))
         return out + super().review_member_actions(f, row)
 
     def review_act(self, f, key, row):
