@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     p.add_argument("--map", dest="mapping", type=argtypes.mapping, action="append", default=None,
                    metavar="KEY=FIELD", help=argtypes.MAP_HELP)
     p.add_argument("--strict", action="store_true", help="stop at the first bad line instead of skipping it")
+    p.add_argument("--snapshot", metavar="DATE", default=None,  # see workbench.analysis.drift
+                   help="production only: the date of this log (YYYY-MM-DD), a new snapshot for `workbench drift`")
     p.set_defaults(func=run)
 
 
@@ -50,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from workbench.project.sources import default_project_path
 
     args.mapping = argtypes.merged(args.mapping)
+    if args.snapshot:  # checked before anything is added
+        from workbench.analysis.drift import check_snapshot_arg, set_snapshot
+        args.snapshot = check_snapshot_arg(args.role, args.snapshot)
     project_path = Path(args.project)
     if not project_path.exists() and default_project_path(project_path).exists():
         project_path = default_project_path(project_path)
@@ -72,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             summary = ", ".join(f"{n} {r}" for r, n in reasons.most_common(5))
             print(f"{len(errors)} bad lines skipped ({summary})", file=sys.stderr)
         info = project.add_source(path, args.role, schema=data.schema, mapping=args.mapping, data=data)
+        if args.snapshot:
+            set_snapshot(project, info.id, args.snapshot)
         title = SCHEMA_TITLES.get(info.schema, info.schema)
         print(
             f"Added {info.name} as {info.role} source {info.id}: {info.rows} records "
