@@ -23,8 +23,8 @@ Definitions (:func:`compute_drift`):
   These inputs are grouped like coverage gaps (:func:`workbench.analysis.coverage.cluster_gap_inputs`,
   average linkage at ``region_sim``); each group of ``min_region``+ inputs is a **new region**
   with a c-TF-IDF label; the rest are counted as scattered.
-- **Uncovered**: a new-snapshot input whose nearest training prompt (exact, training as it is now,
-  added examples included) has cosine < ``gap_sim`` (the coverage analysis' similarity bound,
+- **Uncovered**: a new-snapshot input whose nearest training prompt (training as it is now, added
+  examples included; exact search, approximate above 4e8 pairs) has cosine < ``gap_sim`` (the coverage analysis' similarity bound,
   0.5).
 - **Earlier gaps now covered**: gap inputs of the stored analysis (previous snapshot) whose nearest
   training prompt *now* is a training row that is not in the stored analysis (added since) with
@@ -182,7 +182,7 @@ def compute_drift(prompts: Sequence[str], role: Sequence[str], vecs: np.ndarray,
     """Drift of the latest snapshot against the one before (see the module doc). Per-row inputs
     cover every row of the project; ``analysed`` marks the rows of the stored analysis (their
     ``x``, ``y``, ``cluster`` are used; the rest are placed)."""
-    from workbench.analysis.coverage import cluster_gap_inputs, nearest_in_base
+    from workbench.analysis.coverage import cluster_gap_inputs
     from workbench.analysis.labels import ctfidf_terms, format_label
 
     progress, cancel = ensure(progress, cancel)
@@ -270,7 +270,8 @@ def compute_drift(prompts: Sequence[str], role: Sequence[str], vecs: np.ndarray,
     unc: dict[str, Any] = {"n": 0, "share": 0.0, "by_cluster": [], "examples": []}
     covered: list[dict[str, Any]] = []
     if train_mask.any():
-        sim_a, _, _ = nearest_in_base(vecs, q, train_mask, None, cancel=cancel)
+        train = np.flatnonzero(train_mask)
+        sim_a = _neighbours(np.ascontiguousarray(vecs[q]), np.ascontiguousarray(vecs[train]), 1, cancel)[1][:, 0]
         miss = q[sim_a < gap_sim]
         by = {}
         for c in cl[miss].tolist():
@@ -284,7 +285,9 @@ def compute_drift(prompts: Sequence[str], role: Sequence[str], vecs: np.ndarray,
         if gap is not None and gap_group is not None:
             old_gap = np.flatnonzero(np.asarray(gap, bool) & analysed & in_b)
             if len(old_gap):
-                sim_g, near_g, _ = nearest_in_base(vecs, old_gap, train_mask, None, cancel=cancel)
+                idx_g, sims_g = _neighbours(np.ascontiguousarray(vecs[old_gap]), np.ascontiguousarray(vecs[train]), 1,
+                                            cancel)
+                sim_g, near_g = sims_g[:, 0], np.where(idx_g[:, 0] >= 0, train[np.maximum(idx_g[:, 0], 0)], -1)
                 now = (sim_g >= gap_sim) & (near_g >= 0) & ~analysed[np.maximum(near_g, 0)]
                 gg = np.asarray(gap_group, np.int64)[old_gap]
                 for g in np.unique(gg).tolist():
