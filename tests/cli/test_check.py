@@ -39,7 +39,10 @@ def test_check_names_the_leak_and_reject_leaked_clears_it(project, capsys):
     leak_line = next(line for line in out.splitlines() if line.startswith("[WARN] eval leakage"))
     # sample_data/README.md: the eval file repeats training queries (4 of them verbatim)
     assert "eval examples leak into the training data" in leak_line and "exact" in leak_line
-    assert f'fix: workbench reject {project.name} --leaked --reason "eval leak"' in out
+    fix = next(line for line in out.splitlines() if "--leaked" in line)
+    # a command to paste: this installation's workbench, the project as reachable from here
+    assert fix.strip().startswith("fix: ") and "workbench reject " in fix and str(project) in fix
+    assert fix.endswith('--leaked --reason "eval leak"')
     assert "eval_banking_chat.jsonl:" in out and "train_banking_chat.jsonl:" in out  # which ones
 
     rc, before = _verdict(project, capsys)
@@ -114,7 +117,7 @@ def test_errors_exit_2_and_no_analysis_is_not_ready(tmp_path, capsys):
     assert main(["check", str(fresh)]) == 1
     out = capsys.readouterr().out
     assert "[WARN] analysis up to date: no analysis results yet" in out
-    assert f"fix: workbench analyze {fresh.name}" in out
+    assert f"workbench analyze {fresh}" in out
 
 
 def test_report_shows_the_verdict_and_the_findings_file_lists_every_finding(project, tmp_path, capsys):

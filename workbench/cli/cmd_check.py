@@ -85,7 +85,7 @@ def verdict_for(project, ws=None, *, use_model: bool = True, progress=None):
             status = "stale"
         embed = _embed_fn(encoder)
     snap = CurationSnapshot.capture(project, stored, embed=embed, workspace=ws)
-    return assess(snap, project_name=str(project.path.name), analysis_status=status)
+    return assess(snap, analysis_status=status)
 
 
 def leaked_selection(project, ws, analysis, *, include_rejected: bool = False, progress=None):
@@ -113,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(verdict.to_dict(limit=None), ensure_ascii=False, indent=1))
     else:
-        print(verdict.text())
+        from workbench.cli.launcher import launcher
+
+        print(verdict.text(command=launcher()))
     if args.findings:
         n = write_findings_list(verdict, Path(args.findings).expanduser(), args.only)
         print(f"Findings: {n:,} examples listed in {args.findings} "

@@ -199,5 +199,7 @@ def _print_result(res, project: str = "PROJECT") -> None:
     for w in res.manifest.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
     if res.readiness is not None:  # the verdict last, where a newcomer looks
-        print(res.readiness.headline() + (f" Details: workbench check {project}; manifest.json 'readiness'."
+        from workbench.cli.launcher import launcher
+
+        print(res.readiness.headline() + (f" Details: {launcher()} check {project}; manifest.json 'readiness'."
                                           if not res.readiness.ready else ""))

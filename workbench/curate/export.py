@@ -248,7 +248,7 @@ def _readiness(snap, options, leakage, exported, n_train_lines, picks, warnings)
     from workbench.curate.readiness import NotReadyError, assess
 
     mix = int(sum(p.selected for p in picks))
-    verdict = assess(snap, project_name=snap.project_path.name, leakage=leakage, exported=exported,
+    verdict = assess(snap, leakage=leakage, exported=exported,
                      mix_lines=mix, train_lines=n_train_lines + mix,
                      analysis_status=options.analysis_status if snap.analysis is not None and not snap.analysis.missing
                      else None)

@@ -23,9 +23,10 @@ i.e. one the export writes):
                    may be trained on).
 ``conflicts``      conflicts whose active train/reference members still give more than one
                    answer (:func:`workbench.curate.resolve.normalise_answer`).
-``mismatches``     active training examples whose answer does not fit their prompt (the
-                   analysis' ``mismatches`` section or ``mismatch`` column, when it has one).
-``flags``          active training examples with a quality flag, PII flags first.
+``mismatches``     active training examples whose answer does not fit their prompt (flag
+                   ``mismatched_response`` of :mod:`workbench.analysis.mismatch`, when the
+                   analysis computed it).
+``flags``          active training examples with any other quality flag, PII flags first.
 ``gaps``           production gaps with no training example: a gap is closed when one of its
                    production inputs was promoted to a training example (journal) or all of them
                    were rejected; new training data closes it on the next analysis.
@@ -135,15 +136,16 @@ class Verdict:
         return {"ready": self.ready, "headline": self.headline(), "context": self.context,
                 "thresholds": dict(self.thresholds), "checks": [c.to_dict(limit) for c in self.checks]}
 
-    def text(self, *, shown: int = SHOWN) -> str:
-        """The verdict as the CLI prints it."""
+    def text(self, *, shown: int = SHOWN, command: str = "workbench") -> str:
+        """The verdict as the CLI prints it; ``command``: how to start the workbench in the reader's
+        shell (e.g. ``.venv/bin/workbench``), put into the fix commands."""
         mark = {PASS: "[ok]  ", WARN: "[WARN]", SKIP: "[skip]"}
         out = [self.headline(), ""]
         for c in self.checks:
             out.append(f"{mark[c.status]} {c.title}: {c.summary}")
             if c.status == WARN:
                 out.append(f"       why: {c.why}")
-                out.append(f"       fix: {c.fix}")
+                out.append(f"       fix: {c.fix.replace('workbench ', command + ' ')}")
                 out.append(f"       app: {c.app}")
                 for it in c.items[:shown]:
                     out.append(f"         {it['source']}:{it['line']}  {it['reason']}")
@@ -189,12 +191,26 @@ def active_train(snap) -> np.ndarray:
     return np.flatnonzero((snap.role == "train") & ~snap.rejected & (snap.weight > 0))
 
 
-def assess(snap, *, project_name: str = "PROJECT", analysis_status: str | None = None,
+def project_arg(path) -> str:
+    """The project as a command argument: relative to the current folder when below it, else absolute."""
+    import os
+    import shlex
+
+    path = os.path.abspath(os.fspath(path))
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        rel = path
+    return shlex.quote(path if rel.startswith("..") else rel)
+
+
+def assess(snap, *, project_name: str | None = None, analysis_status: str | None = None,
            leakage: dict[str, Any] | None = None, exported: np.ndarray | None = None,
            mix_lines: int | None = None, train_lines: int | None = None,
            progress=None, cancel=None) -> Verdict:
     """The verdict for ``snap`` (see the module doc).
 
+    ``project_name``: the project as the fix commands name it (default: :func:`project_arg`).
     ``analysis_status``: ``current`` / ``stale`` / ``none`` (None: judged from the snapshot: no
     analysis, or rows it does not cover). ``leakage``: :func:`~workbench.curate.split.eval_leakage`'s
     result when the caller has it (the export); else it is computed on the active training rows.
@@ -203,7 +219,7 @@ def assess(snap, *, project_name: str = "PROJECT", analysis_status: str | None =
     from workbench.curate.split import eval_leakage
 
     th = thresholds(getattr(snap, "settings", None))
-    p = project_name if " " not in project_name else f'"{project_name}"'
+    p = project_name or project_arg(snap.project_path)
     a = snap.analysis
     ctx = "export" if exported is not None else "check"
     exported = active_train(snap) if exported is None else np.asarray(exported, np.int64)
@@ -313,19 +329,19 @@ def _conflicts(snap, a, th, p) -> Check:
         "Findings > Conflicts: Majority, or pick the canonical answer", items)
 
 
+MISMATCH_FLAG = "mismatched_response"  # the analysis' decision on a mismatch score (analysis/mismatch.py)
+
+
 def _mismatch_rows(a) -> np.ndarray | None:
+    """Rows whose answer does not fit their prompt: those the analysis flags ``mismatched_response``
+    (its ranked ``mismatches`` list holds every row scoring above 0, most of them fine); None when
+    the analysis has no mismatch finding."""
     sec = a.summary.get("mismatches")
-    if isinstance(sec, dict):
-        listing = sec.get("mismatches", sec.get("items", []))
-        return a.rows([it.get("example") for it in listing if isinstance(it, dict)])
-    df = a.result.examples
-    if "mismatch" not in df.columns:
+    if MISMATCH_FLAG in a.flag_rows:
+        return np.asarray(a.flag_rows[MISMATCH_FLAG], np.int64)
+    if not isinstance(sec, dict) or sec.get("skipped"):
         return None
-    col = df["mismatch"]
-    vals = (col.fillna(False).to_numpy(dtype=bool) if col.dtype == bool or str(col.dtype) == "boolean"
-            else np.nan_to_num(col.to_numpy(dtype="float64", na_value=np.nan)) > 0)
-    ok = a.row_of_result >= 0
-    return np.unique(a.row_of_result[ok & vals])
+    return np.zeros(0, np.int64)
 
 
 def _mismatches(snap, a, th, p, exported) -> Check:
@@ -339,15 +355,15 @@ def _mismatches(snap, a, th, p, exported) -> Check:
     return _count_check(
         "mismatches", "mismatched answers", len(rows), th["max_mismatches"],
         f"{len(rows):,} training examples answer something other than their prompt", why,
-        f"workbench check {p} --findings mismatches.txt --only mismatches, then workbench reject {p} --lines mismatches.txt "
-        '--reason "mismatch"', "Findings > Mismatches: edit the answer or reject", items)
+        f'workbench reject {p} --flag {MISMATCH_FLAG} --reason "mismatched answer" (or edit the answers)',
+        "Findings > Mismatches: edit the answer or reject", items)
 
 
 def _flags(snap, a, th, p, exported) -> Check:
     counts: dict[str, int] = {}
     items_pii, items_other = [], []
     for r in exported.tolist():
-        fl = a.flags[r] or ()
+        fl = tuple(f for f in (a.flags[r] or ()) if f != MISMATCH_FLAG)  # its own check
         for name in fl:
             counts[name] = counts.get(name, 0) + 1
         pii = [f for f in fl if f.startswith("pii_")]

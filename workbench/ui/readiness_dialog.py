@@ -19,7 +19,7 @@ ROWS_PER_CHECK = 500  # findings listed under a check (the list file has every o
 def _verdict_job(snap, status):
     from workbench.curate.readiness import assess
 
-    return assess(snap, project_name=snap.project_path.name, analysis_status=status)
+    return assess(snap, analysis_status=status)
 
 
 class _Signals(QtCore.QObject):
