@@ -92,7 +92,7 @@ class FindingPanel(QtWidgets.QWidget):
         self.buttons = QtWidgets.QHBoxLayout()
         lay.addLayout(self.buttons)
         session.sig_analysis.connect(self.fill)
-        session.sig_changed.connect(lambda _c: self.on_state_changed())
+        session.sig_changed.connect(self.on_state_changed)
         self.fill()
 
     # -- content -------------------------------------------------------------------------------
@@ -191,20 +191,40 @@ class FindingPanel(QtWidgets.QWidget):
     def summary_text(self) -> str:
         return f"{len(self.findings):,} {self.what}"
 
-    def on_state_changed(self) -> None:
+    def on_state_changed(self, change=None) -> None:
         """After an action: the counts in the list and the detail shown are redrawn, never stale
-        (a panel hidden behind another tab does it when it is shown)."""
+        (a panel hidden behind another tab does it when it is shown). Only the findings with a
+        member the action touched are recomputed."""
         if self.session.ws is None:
             return
+        rows = None
+        if change is not None and not getattr(change, "structural", True):
+            rows = self.session.rows_of(change.ids)
+        pending = getattr(self, "_pending", ())
+        if pending is None or rows is None:
+            self._pending = None
+        else:
+            self._pending = np.union1d(np.asarray(pending, np.int64), rows)
         if not self.isVisible():
             self._stale = True
             return
         self._stale = False
+        touched, self._pending = self._pending, ()
+        if touched is not None:
+            mask = np.zeros(self.session.ws.n, bool)
+            t = np.asarray(touched, np.int64)
+            mask[t[(t >= 0) & (t < len(mask))]] = True
+            touched = mask
         for i in range(self.tree.topLevelItemCount()):
             it = self.tree.topLevelItem(i)
             k = it.data(0, QtCore.Qt.UserRole + 1)
             if k is None or not (0 <= k < len(self.findings)):
                 continue
+            if touched is not None:
+                fr = self.findings[k].rows
+                fr = fr[fr < len(touched)]
+                if not touched[fr].any():
+                    continue
             for col, v in enumerate(self.cells(self.findings[k])):
                 it.setText(col, v[0] if isinstance(v, tuple) else str(v))
                 if isinstance(v, tuple):
@@ -217,10 +237,22 @@ class FindingPanel(QtWidgets.QWidget):
     def update_buttons(self) -> None:
         pass
 
+    def _refresh_after(self, pending) -> None:
+        """Redraw what changed while the panel was hidden (``None``: everything)."""
+        class _C:  # the rows as a change-like object
+            structural = pending is None
+            ids = ()
+
+        self._pending = pending
+        self.on_state_changed(None if pending is None else _C())
+
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
         if getattr(self, "_stale", False):
-            self.on_state_changed()
+            self._stale = False
+            pending = getattr(self, "_pending", ())
+            self._pending = ()
+            self._refresh_after(pending)
 
     def selected(self) -> list[Finding]:
         out = []
