@@ -172,7 +172,9 @@ def leaks(snap, eval_rows: np.ndarray, base_rows: np.ndarray, *, progress=None,
         vecs = np.asarray(snap.embed(prompts, progress=progress, cancel=cancel), dtype=np.float32)
     else:
         vecs = np.zeros((len(rows), 1), np.float32)
-    found = find_leakage(prompts, responses, vecs, roles, None, **_leak_params(snap), cancel=cancel)
+    # no neighbour graph here: every eval row's nearest exported row is found by exact search
+    found = find_leakage(prompts, responses, vecs, roles, None, **_leak_params(snap), exact_budget=float("inf"),
+                         cancel=cancel)
     return [(int(rows[it["example"]]), int(rows[it["train_match"]]), it["kinds"][0], it["match"],
              it["prompt_sim"]) for it in found.items]
 
