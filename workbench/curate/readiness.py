@@ -376,7 +376,8 @@ def _flags(snap, a, th, p, exported) -> Check:
     warn = n_pii > th["max_pii"] or n_other > th["max_flagged"]
     first = order[0] if order else "pii_email"
     by = ", ".join(f"{k} {counts[k]:,}" for k in order)
-    summary = (f"{n_pii:,} training examples with PII and {n_other:,} with other quality flags ({by})"
+    summary = (f"{n_pii:,} training example{'s' if n_pii != 1 else ''} with PII and {n_other:,} with other "
+               f"quality flags ({by})"
                if n_pii + n_other else "none")
     return Check("flags", "flagged examples", WARN if warn else PASS, n_pii + n_other, summary,
                  "PII is memorised and can be repeated to other users; flagged answers (truncated, refusals, "
