@@ -216,6 +216,30 @@ def child(kind: str, n_prod: int, folder: str) -> dict:
         es.write_eval_set(Path(folder) / "evalset", ei, drawn)
         out = {"draw_s": round(t1 - t0, 2), "drawn": len(drawn), "near_train": drawn.counts["near_train"],
                "groups": drawn.counts["groups"]}
+    elif kind == "drift":
+        from workbench.analysis import drift
+
+        # the next log: every production row again, as new copies (other jitter), not analysed
+        prod = np.flatnonzero(roles == "production")
+        rng = np.random.default_rng(7)
+        new = pv[prod] + rng.normal(size=(len(prod), pv.shape[1])).astype(np.float32) * 0.02
+        new /= np.linalg.norm(new, axis=1, keepdims=True)
+        vecs = np.concatenate([pv, new])
+        allp = list(prompts) + [prompts[i] + " (next)" for i in prod]
+        role2 = np.concatenate([roles, np.full(len(prod), "production", dtype=object)])
+        snap = np.concatenate([np.where(roles == "production", "2026-10-01", ""),
+                               np.full(len(prod), "2026-11-01")]).astype(object)
+        ex = res.examples
+        pad = np.full(len(prod), np.nan, np.float32)
+        labels = {int(c["id"]): c["label"] for c in res.summary["clusters"]}
+        t0 = time.perf_counter()
+        d = drift.compute_drift(allp, role2, vecs, snap, np.arange(len(vecs)) < n,
+                                np.r_[ex["x"].to_numpy(np.float32), pad], np.r_[ex["y"].to_numpy(np.float32), pad],
+                                np.r_[ex["cluster"].to_numpy(np.int64), np.full(len(prod), -1)], labels,
+                                gap=np.r_[ex["gap"].to_numpy(bool), np.zeros(len(prod), bool)],
+                                gap_group=np.r_[ex["gap_group"].fillna(-1).to_numpy(np.int64), np.full(len(prod), -1)])
+        out = {"draw_s": round(time.perf_counter() - t0, 2), "drawn": int(len(prod)), "near_train": d.uncovered["n"],
+               "new_regions": len(d.new_regions), "novel": len(d.novel)}
     else:
         cluster = res.examples["cluster"].to_numpy()
         prod, train = np.flatnonzero(roles == "production"), np.flatnonzero(roles == "train")
@@ -248,11 +272,15 @@ def scale(n_prod: int) -> int:
         print(f"analysis of {an['rows']:,} rows ({an['production']:,} production): {an['total']} s (not counted)")
         ours = run_child("evalset", str(n_prod), folder)
         naive = run_child("naive", str(n_prod), folder)
+        dr = run_child("drift", str(n_prod), folder)
     print("\n| at {:,} production rows | time (s) | peak RSS (MB; before the step) | drawn | near-train left out |".format(an["production"]))
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, r in (("eval set (leak rule, groups, draw, write)", ours),
                     ("naive (stratified sample + exact nearest-train filter)", naive)):
         print(f"| {name} | {r['total_s']} | {r['peak_rss_mb']} ({r['rss_before_mb']}) | {r['drawn']} | {r['near_train']:,} |")
+    print(f"\ndrift of a second {dr['drawn']:,}-input snapshot placed into the stored map: {dr['total_s']} s, "
+          f"peak RSS {dr['peak_rss_mb']} MB ({dr['rss_before_mb']} before); {dr['novel']:,} inputs not seen before, "
+          f"{dr['new_regions']} new regions, {dr['near_train']:,} uncovered")
     print(f"\nratio eval set / naive: time {ours['total_s'] / max(naive['total_s'], 1e-9):.1f}x, "
           f"peak RSS {ours['peak_rss_mb'] / max(naive['peak_rss_mb'], 1):.2f}x")
     return 0
