@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from workbench.core.errors import ExportError
-from workbench.io.writers import atomic_writer, write_jsonl_lines, write_parquet
+from workbench.io.writers import atomic_writer, write_parquet
 
 
 def leftovers(folder):
@@ -35,30 +34,14 @@ def _umask():
 def test_exception_mid_write_keeps_the_old_file(tmp_path):
     target = tmp_path / "data.jsonl"
     target.write_text('{"text": "earlier export"}\n')
-
-    def lines():
-        yield '{"text": "a"}'
-        yield '{"text": "b"}'
-        raise RuntimeError("power cut")
-
     with pytest.raises(RuntimeError, match="power cut"):
-        write_jsonl_lines(target, lines())
+        with atomic_writer(target, "wb") as f:
+            for i in range(25_000):
+                f.write(b'{"text": "a"}\n')
+            f.flush()  # bytes reached the temporary file, never the target
+            raise RuntimeError("power cut")
     assert target.read_text() == '{"text": "earlier export"}\n'
     assert leftovers(tmp_path) == []
-
-
-def test_interrupt_after_many_batches_keeps_the_old_file(tmp_path):
-    target = tmp_path / "big.jsonl"
-    target.write_text("keep\n")
-
-    def lines():
-        for i in range(25_000):  # past two flushed batches
-            yield json.dumps({"i": i})
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write_jsonl_lines(target, lines())
-    assert target.read_text() == "keep\n" and leftovers(tmp_path) == []
 
 
 def test_no_earlier_file_and_failure_leaves_nothing(tmp_path):
@@ -72,27 +55,17 @@ def test_no_earlier_file_and_failure_leaves_nothing(tmp_path):
 
 def test_missing_folder_is_an_export_error(tmp_path):
     with pytest.raises(ExportError, match="does not exist"):
-        write_jsonl_lines(tmp_path / "no" / "such" / "out.jsonl", ['{"a": 1}'])
+        with atomic_writer(tmp_path / "no" / "such" / "out.jsonl") as f:
+            f.write("x")
 
 
-def test_write_jsonl_lines_exact_bytes(tmp_path):
-    lines = ['{"text": "café"}', '{"text": "\\u00e9 ✓"}']
-    out = tmp_path / "x.jsonl"
-    assert write_jsonl_lines(out, lines) == 2
-    assert out.read_bytes() == ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def test_line_break_inside_a_line_is_refused(tmp_path):
-    out = tmp_path / "x.jsonl"
-    out.write_text("old\n")
-    with pytest.raises(ExportError, match="record 2 holds a line break"):
-        write_jsonl_lines(out, ['{"a": 1}', '{"a":\n 2}'])
-    assert out.read_text() == "old\n"
-
-
-def test_lone_surrogate_is_refused_not_written_as_invalid_utf8(tmp_path):
-    with pytest.raises(ExportError, match="record 1 .*surrogate"):
-        write_jsonl_lines(tmp_path / "x.jsonl", ['{"a": "\ud800"}'])
+def test_lone_surrogate_is_an_export_error_and_keeps_the_old_file(tmp_path):
+    target = tmp_path / "x.json"
+    target.write_text("old")
+    with pytest.raises(ExportError, match="surrogate"):
+        with atomic_writer(target) as f:
+            f.write('{"a": "\ud800"}')
+    assert target.read_text() == "old" and leftovers(tmp_path) == []
 
 
 def test_write_parquet_rows_and_mixed_types(tmp_path):

@@ -5,6 +5,6 @@
   (the schemas themselves are documented in :mod:`~workbench.io.schemas`).
 - :mod:`~workbench.io.readers`: ``read_source`` for JSONL, JSON arrays, CSV/TSV and Parquet
   (:mod:`~workbench.io.tabular`), filling columns through :mod:`~workbench.io.collect`.
-- :mod:`~workbench.io.writers`: ``atomic_writer``, ``write_jsonl_lines``, ``write_parquet``,
-  ``write_source_records``, ``chat_lines``.
+- :mod:`~workbench.io.writers`: ``atomic_writer``, ``write_parquet`` (the export's own files are
+  written by :mod:`workbench.curate.outputs`).
 """
