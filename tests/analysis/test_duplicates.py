@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.analysis.findings_data import chat_part, embed, sample
-from workbench.analysis.duplicates import DEFAULT_NEAR_THRESHOLD, find_duplicates, recheck_pairs
+from workbench.analysis.duplicates import find_duplicates
 from workbench.analysis.graph import build_graph
 from workbench.analysis.pair_verifier import DEFAULT_CANDIDATE_SIM, verify_pairs
 
@@ -89,36 +89,6 @@ def test_train_eval_overlap_keeps_the_eval_copy(banking):
         assert train_text[prompts[i].strip().lower()] in g.removable
     assert dups.pair_scopes.get("eval↔train", 0) >= 4
     assert all(roles[r] == "train" for g in dups.groups for r in g.removable)
-
-
-def test_borderline_int8_pairs_are_rechecked_with_fp32(tmp_path_factory, banking):
-    prompts, _, roles, vecs = banking
-    graph = build_graph(vecs, 15)
-    t = DEFAULT_NEAR_THRESHOLD
-    fp32 = embed(tmp_path_factory, prompts, precision="fp32")
-    calls = []
-
-    def reembed(rows):
-        calls.append(len(rows))
-        return fp32[rows]
-
-    plain = find_duplicates(prompts, graph, roles, threshold=t, verify=False)
-    checked = find_duplicates(prompts, graph, roles, threshold=t, verify=False, recheck=reembed,
-                              recheck_margin=0.02)
-    i, j, s = checked.near_pairs
-    int8 = np.einsum("ij,ij->i", vecs[i], vecs[j])
-    exact = np.einsum("ij,ij->i", fp32[i], fp32[j])
-    border = np.abs(int8 - t) < 0.02
-    assert calls and calls[0] < len(prompts)  # only borderline rows are re-embedded
-    assert border.any()
-    assert np.allclose(s[border], exact[border], atol=1e-5)  # decided by fp32
-    assert np.allclose(s[~border], int8[~border], atol=1e-5)  # confident: int8 kept
-    assert (s >= t).all()
-    # a direct call: pairs far from the threshold are left alone
-    pi, pj, ps = plain.near_pairs
-    keep, new = recheck_pairs(pi, pj, ps, lambda rows: fp32[rows], t, margin=0.005)
-    far = np.abs(ps - t) >= 0.005
-    assert (new[far] == ps[far]).all() and keep[far].all()
 
 
 # ---- the pair verifier on real adversarial pairs (PAWS-Wiki test sample, tests/data) ----------

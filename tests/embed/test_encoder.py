@@ -138,12 +138,6 @@ def test_sessions_are_shared(default_encoder):
     assert fp32.fingerprint != default_encoder.fingerprint  # different vectors, different cache
 
 
-def test_exact_companion_for_rechecking_pairs(default_encoder, fp32_encoder):
-    exact = default_encoder.exact()
-    assert exact.precision == "fp32" and exact.device == default_encoder.device and exact.exact() is exact
-    assert exact.fingerprint == fp32_encoder.fingerprint
-
-
 def test_unknown_model_and_precision(default_encoder):
     from workbench.embed import get_encoder
 

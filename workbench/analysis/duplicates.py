@@ -42,10 +42,7 @@ lists the confirmed pairs (cosine, P(duplicate), why; identical ones "identical 
 normalisation").
 
 int8 vectors: int8 cosines differ from fp32 by 0.008 on average (p99 0.024, max 0.056 on the
-PAWS sentences); at t = 0.95 that flips 746 of 16,000 decisions. Pass ``recheck=`` (a callable
-that returns fp32 vectors for given rows) to re-decide the pairs whose int8 similarity lies
-within ``recheck_margin`` (default 0.025, the p99 difference) of the threshold; see
-:func:`recheck_pairs`.
+PAWS sentences); at t = 0.95 that flips 746 of 16,000 decisions (no fp32 re-check is wired in).
 """
 
 from __future__ import annotations
@@ -62,7 +59,6 @@ from workbench.analysis.textnorm import text_hashes
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
 DEFAULT_NEAR_THRESHOLD = 0.95
-DEFAULT_RECHECK_MARGIN = 0.025
 MAX_LINKS = 20  # near links listed per group (weakest first)
 # PAWS-Wiki test split at the default threshold (see the module docstring and the study script)
 THRESHOLD_STUDY: dict[str, Any] = {
@@ -154,32 +150,6 @@ def _count_by(groups: list[DuplicateGroup], attr: str) -> dict[str, int]:
     return out
 
 
-def recheck_pairs(
-    i: np.ndarray,
-    j: np.ndarray,
-    sims: np.ndarray,
-    reembed: Callable[[np.ndarray], np.ndarray],
-    threshold: float,
-    margin: float = DEFAULT_RECHECK_MARGIN,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Re-decide near-duplicate candidate pairs whose (int8) similarity is within ``margin`` of
-    ``threshold`` using exact vectors.
-
-    ``reembed(rows)`` returns L2-normalised fp32 vectors for the given row indices (e.g. the fp32
-    encoder on those rows' prompts). Returns ``(keep, sims)``: ``keep`` marks pairs with similarity
-    >= threshold after the re-check; ``sims`` holds the fp32 similarity for re-checked pairs and the
-    original one elsewhere. Only the rows of borderline pairs are re-embedded.
-    """
-    sims = np.asarray(sims, dtype=np.float32).copy()
-    border = np.abs(sims - threshold) < margin
-    if border.any():
-        rows = np.unique(np.concatenate([i[border], j[border]]))
-        vecs = np.asarray(reembed(rows), dtype=np.float32)
-        pos = np.searchsorted(rows, np.stack([i[border], j[border]]))
-        sims[border] = np.einsum("ij,ij->i", vecs[pos[0]], vecs[pos[1]])
-    return sims >= threshold, sims
-
-
 def _near_edges(graph: NeighbourGraph, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows = np.repeat(np.arange(len(graph), dtype=np.int64), graph.k)
     cols = graph.indices.reshape(-1).astype(np.int64)
@@ -203,16 +173,13 @@ def find_duplicates(
     verify: bool = True,
     candidate_sim: float = DEFAULT_CANDIDATE_SIM,
     min_probability: float = DEFAULT_MIN_PROBABILITY,
-    recheck: Callable[[np.ndarray], np.ndarray] | None = None,
-    recheck_margin: float = DEFAULT_RECHECK_MARGIN,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> Duplicates:
     """Exact and near-duplicate groups over all rows (see the module docstring).
 
     ``graph`` is the shared prompt-vector neighbour graph over the same rows; ``n_flags[i]`` the
-    number of quality flags of row i (keeper choice); ``recheck`` an optional fp32 re-embedder
-    for borderline pairs (see :func:`recheck_pairs`).
+    number of quality flags of row i (keeper choice).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -233,10 +200,7 @@ def find_duplicates(
     ex_a, ex_b = order[same_prev], order[run_start[same_prev]]
     progress(1, 3, "duplicates")
     cut = candidate_sim if verify else threshold
-    ni, nj, ns = _near_edges(graph, cut - (recheck_margin if recheck is not None else 0.0))
-    if recheck is not None and len(ni):
-        keep, ns = recheck_pairs(ni, nj, ns, recheck, cut, recheck_margin)
-        ni, nj, ns = ni[keep], nj[keep], ns[keep]
+    ni, nj, ns = _near_edges(graph, cut)
     cancel.check()
     # verification: identical normalised prompts need none; the rest must pass the verifier.
     # Candidates are decided from the most similar down, and a pair whose rows are already

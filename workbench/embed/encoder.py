@@ -45,7 +45,7 @@ from workbench.core.errors import ModelError
 from workbench.core.hashing import file_sha256
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 from workbench.embed import providers
-from workbench.embed.models import PRECISIONS, Manifest, ensure_model
+from workbench.embed.model_registry import PRECISIONS, Manifest, ensure_model
 
 PRECISION_CHOICES = ("auto",) + PRECISIONS
 BATCH_SIZE = {"cpu": 32, "cuda": 256}  # CPU: larger batches did not help and multiplied memory
@@ -183,15 +183,6 @@ class Encoder:
 
     def __repr__(self) -> str:
         return f"Encoder({self.name!r}, device={self.device!r}, precision={self.precision!r}, dim={self.dim})"
-
-    def exact(self) -> "Encoder":
-        """The fp32 encoder of the same model on the same device (self if already fp32/fp16).
-
-        For re-checking the candidate pairs where exact similarities decide a finding
-        (near-duplicate and conflict thresholds) after a fast int8 pass."""
-        if self.precision in ("fp32", "fp16"):
-            return self
-        return Encoder(self.manifest, "fp32", self.device, self.device_reason)
 
     @property
     def label(self) -> str:
