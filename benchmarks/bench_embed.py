@@ -67,7 +67,7 @@ def worker(args) -> None:
             print(json.dumps({"unavailable": f"sentence-transformers/torch not installed ({exc})"}))
             return
 
-        from workbench.embed.models import default_model_source
+        from workbench.embed.model_registry import default_model_source
 
         if args.device == "cuda" and not torch.cuda.is_available():
             print(json.dumps({"unavailable": "torch has no CUDA device"}))

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workbench.project import Project  # noqa: E402
-from workbench.project.ops import Batch, Reject, SetWeight, Tag  # noqa: E402
-from workbench.project.store import _append  # noqa: E402
+from workbench.project.journal import Batch, Reject, SetWeight, Tag  # noqa: E402
+from workbench.project.project_file import _append  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "train_banking_chat.jsonl"
 

@@ -97,26 +97,6 @@ def test_banking77_test_split_clusters_by_intent(tmp_path_factory, monkeypatch):
     assert adjusted_rand_score([r["label"] for r in rows], cl.labels) >= 0.45
 
 
-def test_matching_clusters_across_analyses(banking):
-    """Names given to clusters carry over: a re-clustering with another seed finds most of them."""
-    from workbench.analysis.clusters import match_clusters
-
-    vecs, graph, coords, _ = banking
-    keys = [("s", i) for i in range(len(vecs))]
-    a = find_clusters(coords, graph)
-    other = umap_layout(vecs, graph, seed=7)
-    b = find_clusters(other, graph)
-    same = match_clusters(keys, a.labels, keys, a.labels)
-    assert same == {c: c for c in range(a.n_clusters)}
-    moved = match_clusters(keys, a.labels, keys, b.labels)
-    assert len(moved) >= 0.5 * min(a.n_clusters, b.n_clusters)
-    assert len(set(moved.values())) == len(moved)
-    # with a dropped half of the rows, surviving clusters still match
-    half = np.arange(0, len(vecs), 2)
-    sub = match_clusters(keys, a.labels, [keys[i] for i in half], a.labels[half])
-    assert len(sub) >= 0.8 * a.n_clusters
-
-
 def test_clinc150_clusters_find_intents_with_little_noise(tmp_path_factory, monkeypatch):
     """40 CLINC150 intents (train, 4,000 queries) from ../shared/data: the default clustering
     (HDBSCAN on the map + joining) against the old one (no joining), and map consistency."""

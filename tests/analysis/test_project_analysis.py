@@ -67,7 +67,7 @@ def test_parameters_defaults_then_settings_then_overrides(tmp_path):
 def test_same_named_sources_keep_their_identity_and_the_export_removes_the_right_record(tmp_path, warm_home):
     from workbench.curate.context import CurationSnapshot
     from workbench.curate.export import ExportOptions, run_export
-    from workbench.project.ops import Reject
+    from workbench.project.journal import Reject
 
     proj = make_twin_project(tmp_path)
     with Project.open(proj) as p:
@@ -132,7 +132,7 @@ def test_cli_overrides_are_saved_and_results_of_other_settings_are_not_current(t
 
 
 def test_snapshot_is_immutable_and_does_not_see_later_edits(tmp_path):
-    from workbench.project.ops import AddExample, Edit
+    from workbench.project.journal import AddExample, Edit
 
     proj = make_twin_project(tmp_path)
     with Project.open(proj) as p:

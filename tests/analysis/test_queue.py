@@ -12,7 +12,7 @@ import pytest
 from tests.analysis.findings_data import clinc_split, embed
 from workbench.analysis.coverage import nearest_in_base
 from workbench.analysis.graph import build_graph
-from workbench.analysis.queue import review_queue
+from workbench.analysis.review_queue import review_queue
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,7 @@ def test_report_shows_the_verdict_and_the_findings_file_lists_every_finding(proj
     from workbench.analysis.project_analysis import load_stored
 
     assert main(["reject", str(project), "--flag", "very_short_response", "--reason", "too short"]) == 0
-    from workbench.project.ops import Edit
+    from workbench.project.journal import Edit
 
     with Project.open(project) as p:  # one edit: the report shows it as a before/after diff
         ws = p.load()

@@ -106,7 +106,7 @@ def test_bad_invocations_fail_with_one_clear_line(project, tmp_path, capsys):
         assert message in err and "Traceback" not in err, (argv, err)
     for argv, message in ((["reject", str(project), "--duplicates"], "required: --reason"),
                           (["reject", str(project), "--duplicates", "--leaked", "--reason", "x"], "not allowed with"),
-                          (["undo", str(project), "0"], "expected a number >= 1")):
+                          (["undo", str(project), "0"], "must be at least 1")):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err

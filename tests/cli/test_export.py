@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import SAMPLE
 from workbench.cli.main import main
 from workbench.project import Project
-from workbench.project.ops import Edit, Reject, SetWeight
+from workbench.project.journal import Edit, Reject, SetWeight
 
 SOURCES = [("train_banking_chat.jsonl", "train"), ("train_dolly_alpaca.jsonl", "train"),
            ("production_banking.jsonl", "production"), ("eval_banking_chat.jsonl", "eval")]

@@ -36,7 +36,7 @@ def make_project(folder: Path):
 
 def scripted_session(p) -> dict:
     """Reject, edit, tag, weight, add an example, undo one step. Returns what was done."""
-    from workbench.project.ops import AddExample, Edit, Reject, SetWeight, Tag
+    from workbench.project.journal import AddExample, Edit, Reject, SetWeight, Tag
 
     ws = p.workspace
     p.apply(Reject([(1, 3), (1, 4)], "duplicate of line 2"))

@@ -214,7 +214,7 @@ def test_cli_eval_set_pin_exclude_and_owned_folder(project, tmp_path, capsys):
 def test_eval_mark_op_round_trips_and_inverts():
     from workbench.core.errors import ProjectError
     from workbench.project.journal import EvalMark, Op
-    from workbench.project.state import CurationState
+    from workbench.project.curation_state import CurationState
 
     state = CurationState({3: "abc"})
     op, changed = state.apply(EvalMark([(3, 1), (3, 2)], "pin", "x"))

@@ -218,7 +218,7 @@ def _siblings(out: Path) -> list[str]:
 
 
 def test_cancelled_or_failing_export_leaves_the_previous_one_intact(session, tmp_path, monkeypatch):
-    from workbench.project.ops import Reject
+    from workbench.project.journal import Reject
 
     p, _ = session
     out = tmp_path / "out"
@@ -257,7 +257,7 @@ def test_cancelled_or_failing_export_leaves_the_previous_one_intact(session, tmp
 def test_a_failing_switch_leaves_the_previous_export_complete(session, tmp_path, monkeypatch):
     """Issue 11.2, the deterministic case: the final step fails -> old export, complete."""
     from workbench.curate import destination
-    from workbench.project.ops import Reject
+    from workbench.project.journal import Reject
 
     p, _ = session
     out = tmp_path / "out"
@@ -333,7 +333,7 @@ def test_report_without_analysis_is_escaped(session, tmp_path):
 
 
 def test_weight_zero_and_fractional_weights_are_counted(session, tmp_path):
-    from workbench.project.ops import SetWeight
+    from workbench.project.journal import SetWeight
 
     p, _ = session
     p.apply(SetWeight([(1, 7)], 0))
@@ -347,7 +347,7 @@ def test_weight_zero_and_fractional_weights_are_counted(session, tmp_path):
 
 def test_nothing_to_export_is_a_clear_error(tmp_path):
     from tests.curate.conftest import make_project
-    from workbench.project.ops import Reject
+    from workbench.project.journal import Reject
 
     p = make_project(tmp_path / "p")
     ws = p.workspace

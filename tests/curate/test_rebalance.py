@@ -146,7 +146,7 @@ def test_target_helpers():
 
 
 def test_plan_becomes_one_batch_of_journal_ops():
-    from workbench.project.ops import Batch, Reject, SetWeight
+    from workbench.project.journal import Batch, Reject, SetWeight
 
     cluster = np.r_[np.zeros(40, int), np.ones(10, int)]
     plan = plan_rebalance(cluster, np.arange(50), {0: 0.5, 1: 0.5}, labels={0: "card · arrive"},

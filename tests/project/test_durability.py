@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSI
 CHILD = r"""
 import random, sys
 from workbench.project import Project
-from workbench.project.ops import Batch, Edit, Note, Reject, Restore, SetWeight, Tag
+from workbench.project.journal import Batch, Edit, Note, Reject, Restore, SetWeight, Tag
 
 rng = random.Random(int(sys.argv[2]))
 p = Project.open(sys.argv[1])

@@ -17,7 +17,7 @@ import pytest
 from tests.project.helpers import make_project
 from workbench.core.errors import ProjectError
 from workbench.project import DamagedProjectError, Project
-from workbench.project.ops import AddExample, Batch, Edit, Note, Reject, Restore, SetWeight, Tag
+from workbench.project.journal import AddExample, Batch, Edit, Note, Reject, Restore, SetWeight, Tag
 
 SEEDS = range(60)
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.project.helpers import make_project, ws_view
 from workbench.core.errors import ProjectError
 from workbench.project import Project
-from workbench.project.ops import AddExample, Batch, Edit, Note, Reject, Restore, SetWeight, Tag, Untag
+from workbench.project.journal import AddExample, Batch, Edit, Note, Reject, Restore, SetWeight, Tag, Untag
 
 # A small pool of real ids so ops collide: lines 1..6 of each source, plus added examples 1..3.
 POOL = [(s, line) for s in (1, 2, 3) for line in range(1, 7)] + [(0, 1), (0, 2), (0, 3)]

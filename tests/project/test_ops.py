@@ -7,10 +7,10 @@ import json
 import pytest
 
 from workbench.core.errors import ProjectError
-from workbench.project.ops import (
+from workbench.project.journal import (
     AddExample, Batch, Edit, Note, Op, Reject, RemoveAdded, Restore, SetWeight, Tag, Untag,
 )
-from workbench.project.state import CurationState
+from workbench.project.curation_state import CurationState
 
 SHAS = {1: "a" * 64, 2: "b" * 64}
 REC = {"messages": [{"role": "user", "content": "Wo ist meine Karte? ü"}, {"role": "assistant", "content": "card_arrival"}]}

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import SAMPLE
 from workbench.core.errors import InputError, ProjectError, SourceChangedError
 from workbench.project import Project, SourceMissingError
-from workbench.project.ops import Edit, Reject, Tag
+from workbench.project.journal import Edit, Reject, Tag
 
 
 def _project_with_copies(folder):

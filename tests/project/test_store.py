@@ -14,7 +14,7 @@ from tests.conftest import ROOT, SAMPLE
 from tests.project.helpers import make_project
 from workbench.core.errors import ProjectError, ProjectLockedError
 from workbench.project import Project
-from workbench.project.ops import Reject, Tag
+from workbench.project.journal import Reject, Tag
 
 
 def _files(folder):
@@ -200,7 +200,7 @@ def test_lock_path_that_is_a_link_or_not_a_file_is_refused_and_never_written(tmp
 
 FOLDER_HOLDER = r"""
 import sys
-from workbench.project.store import folder_lock
+from workbench.project.project_file import folder_lock
 with folder_lock(sys.argv[1], shared=sys.argv[2] == "shared"):
     print("held", flush=True)
     sys.stdin.readline()
@@ -209,7 +209,7 @@ with folder_lock(sys.argv[1], shared=sys.argv[2] == "shared"):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="flock shared locks")
 def test_results_folder_has_one_writer_at_a_time_across_processes(tmp_path):
-    from workbench.project.store import folder_lock
+    from workbench.project.project_file import folder_lock
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for mode in ("exclusive", "shared"):

@@ -11,7 +11,7 @@ from workbench.core.errors import ProjectError
 from workbench.io.formats import from_chat
 from workbench.io.model import Turn
 from workbench.project import Project
-from workbench.project.ops import AddExample, Batch, Edit, Note, Reject, Restore, SetWeight, Tag
+from workbench.project.journal import AddExample, Batch, Edit, Note, Reject, Restore, SetWeight, Tag
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_gui_job_and_cli_give_identical_results_and_findings_select_the_right_ro
 def test_a_background_answer_about_older_data_is_dropped(qtbot, window, tmp_path):
     """The vectors job works on a snapshot; when the curator edits while it runs, its answer
     (about the data before the edit) is dropped instead of applied."""
-    from workbench.project.ops import Edit
+    from workbench.project.journal import Edit
 
     win, s = window, window.session
     open_files(qtbot, win, write_twin_files(tmp_path / "data"), tmp_path / "twin.wbproj")

@@ -219,7 +219,7 @@ ANALYSIS_CANCEL_MS = 600_000
 
 
 def test_result_arriving_after_an_edit_is_marked_stale(qtbot, window, small_sample, tmp_path):
-    from workbench.project.ops import Edit
+    from workbench.project.journal import Edit
 
     win, s = window, window.session
     open_files(qtbot, win, small_sample, tmp_path / "stale.wbproj")

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_filters_combine_with_each_other_and_with_search(qtbot, window, small_sample, tmp_path):
-    from workbench.project.ops import Reject, Tag
+    from workbench.project.journal import Reject, Tag
 
     win, s = window, window.session
     open_files(qtbot, win, small_sample, tmp_path / "f.wbproj")

@@ -156,37 +156,6 @@ def assign_noise(labels: np.ndarray, coords: np.ndarray, graph: NeighbourGraph |
     return labels
 
 
-def match_clusters(old_keys, old_labels: np.ndarray, new_keys, new_labels: np.ndarray,
-                   min_jaccard: float = 0.5) -> dict[int, int]:
-    """Which new cluster is which old one, so names a curator gave carry over to a new analysis
-    (after edits, added data, other parameters). ``*_keys``: a hashable per row that identifies
-    the example across analyses, e.g. ``(source, line)`` pairs. A new cluster maps to the old
-    cluster that shares the most of its examples when their Jaccard overlap, over the examples
-    present in both analyses, is at least ``min_jaccard``; one old cluster goes to at most one
-    new cluster (the best overlap). Returns {new id: old id}."""
-    old_of = {k: int(c) for k, c in zip(old_keys, old_labels) if c >= 0}
-    new_of = {k: int(c) for k, c in zip(new_keys, new_labels) if c >= 0}
-    common = old_of.keys() & new_of.keys()  # added or removed examples do not count against a match
-    pairs: dict[tuple[int, int], int] = {}
-    new_size: dict[int, int] = {}
-    old_size: dict[int, int] = {}
-    for k in common:
-        c, o = new_of[k], old_of[k]
-        new_size[c] = new_size.get(c, 0) + 1
-        old_size[o] = old_size.get(o, 0) + 1
-        pairs[(c, o)] = pairs.get((c, o), 0) + 1
-    best: dict[int, tuple[float, int]] = {}
-    for (c, o), shared in pairs.items():
-        jac = shared / (new_size[c] + old_size[o] - shared)
-        if jac >= min_jaccard and jac > best.get(c, (0.0, -1))[0]:
-            best[c] = (jac, o)
-    claimed: dict[int, tuple[float, int]] = {}  # old id -> (jaccard, new id); the best claim wins
-    for c, (jac, o) in sorted(best.items()):
-        if jac > claimed.get(o, (0.0, -1))[0]:
-            claimed[o] = (jac, c)
-    return {c: o for o, (_, c) in sorted(claimed.items(), key=lambda kv: kv[1][1])}
-
-
 def find_clusters(
     coords: np.ndarray,
     graph: NeighbourGraph | None = None,

@@ -102,12 +102,12 @@ def pynndescent() -> ModuleType:
 
 
 def kernels() -> ModuleType:
-    """The workbench's own numba kernels (:mod:`workbench.analysis._kernels`), cached on disk."""
+    """The workbench's own numba kernels (:mod:`workbench.analysis.graph_kernels`), cached on disk."""
     with _lock:
         prepare()
-        from workbench.analysis import _kernels
+        from workbench.analysis import graph_kernels
 
-        return _kernels
+        return graph_kernels
 
 
 def hdbscan() -> ModuleType:

@@ -121,7 +121,7 @@ from workbench.analysis import conflicts as _conflicts
 from workbench.analysis import coverage as _coverage
 from workbench.analysis import duplicates as _duplicates
 from workbench.analysis import leakage as _leakage
-from workbench.analysis import queue as _queue
+from workbench.analysis import review_queue as _queue
 from workbench.analysis.clusters import DEFAULT_MIN_SAMPLES
 from workbench.analysis.graph import EXACT_LIMIT, NeighbourGraph
 from workbench.analysis.layout import FIT_LIMIT
@@ -189,7 +189,7 @@ class AnalysisInput:
         if bad:
             raise AnalysisError(f"analysis input: {n} sources but " +
                                 ", ".join(f"{v} {k}" for k, v in bad.items()))
-        from workbench.analysis._inputs import all_finite
+        from workbench.analysis.inputs import all_finite
 
         if self.prompt_vecs.ndim != 2 or (n and not all_finite(self.prompt_vecs)):
             raise AnalysisError("analysis input: prompt vectors must be a finite (N, d) array")
@@ -211,7 +211,7 @@ class AnalysisInput:
     def from_sources(cls, sources: Sequence[tuple[Any, str]], prompt_vecs: np.ndarray,
                      response_vecs: np.ndarray | None = None, *, encoder: str = "") -> "AnalysisInput":
         """Build from ``[(SourceData, role), ...]`` (the CLI's path, without a project)."""
-        from workbench.analysis._inputs import columns_from_sources
+        from workbench.analysis.inputs import columns_from_sources
 
         cols = columns_from_sources(sources)
         return cls(prompt_vecs=prompt_vecs, response_vecs=response_vecs, encoder=encoder, **cols)
@@ -219,7 +219,7 @@ class AnalysisInput:
     def revision(self) -> str:
         """Hash of every input text, role, position and vector (hex, 32 chars). Cached."""
         if self._revision is None:
-            from workbench.analysis._inputs import input_revision
+            from workbench.analysis.inputs import input_revision
 
             self._revision = input_revision(self)
         return self._revision
@@ -336,14 +336,14 @@ class AnalysisResult:
 
     def write(self, out_dir: str | os.PathLike) -> Path:
         """Write examples.parquet, summary.json, graph.npz and (last) cache.json into ``out_dir``."""
-        from workbench.analysis._store import write_result
+        from workbench.analysis.results_store import write_result
 
         return write_result(self, Path(out_dir))
 
     @classmethod
     def read(cls, out_dir: str | os.PathLike, *, with_graph: bool = True) -> "AnalysisResult":
         """Read results written by :meth:`write` (raises AnalysisError when absent or foreign)."""
-        from workbench.analysis._store import read_result
+        from workbench.analysis.results_store import read_result
 
         return read_result(cls, Path(out_dir), with_graph=with_graph)
 
@@ -383,7 +383,7 @@ def run_analysis(
 
     UMAP and HDBSCAN cannot be interrupted; every other phase checks ``cancel``.
     """
-    from workbench.analysis._steps import run_steps
+    from workbench.analysis.stages import run_steps
 
     params = params or AnalysisParams()
     progress, cancel = ensure(progress, cancel)
@@ -413,7 +413,7 @@ def analyze(
     """Run or reuse: return the stored result in ``out_dir`` when its cache key matches (same
     revision, same parameters); otherwise run (reusing stored stages of the same revision) and
     write the result there."""
-    from workbench.analysis._store import read_cache_meta
+    from workbench.analysis.results_store import read_cache_meta
 
     params = params or AnalysisParams()
     progress, cancel = ensure(progress, cancel)

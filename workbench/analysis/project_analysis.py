@@ -39,7 +39,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from workbench.analysis._inputs import MULTI_TURN_SCHEMAS
+from workbench.analysis.inputs import MULTI_TURN_SCHEMAS
 from workbench.analysis.pipeline import (CACHE_FILE, AnalysisInput, AnalysisParams, AnalysisResult, analyze,
                                          is_current)
 from workbench.core.errors import AnalysisError
@@ -313,7 +313,7 @@ def prepare_input(data: AnalysisData, encoder: Any, *, progress: ProgressFn | No
 def stored_status(folder: str | Path, inp: AnalysisInput, params: AnalysisParams) -> str:
     """``"current"`` (the results in ``folder`` are those of ``inp`` with ``params``),
     ``"stale"`` (results of other data or parameters) or ``"none"``."""
-    from workbench.analysis._store import read_cache_meta
+    from workbench.analysis.results_store import read_cache_meta
 
     meta = read_cache_meta(Path(folder))
     if meta is None:

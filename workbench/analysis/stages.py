@@ -21,7 +21,7 @@ from workbench.analysis.labels import ctfidf_terms, format_label
 from workbench.analysis.layout import PHASE as LAYOUT_PHASE
 from workbench.analysis.layout import umap_layout
 from workbench.analysis.leakage import find_leakage
-from workbench.analysis.queue import review_queue
+from workbench.analysis.review_queue import review_queue
 from workbench.core.errors import AnalysisError
 
 

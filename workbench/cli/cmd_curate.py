@@ -18,18 +18,10 @@ import argparse
 import sys
 import time
 
+from workbench.cli import argtypes
+
 #: the commands this module adds (the entry point routes them here, not to the app)
 COMMANDS = ("reject", "restore", "undo", "redo", "history", "relink", "accept-change")
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
-    return n
 
 
 def _cluster(text: str) -> int:
@@ -80,13 +72,13 @@ def register(subparsers) -> None:
     for name, text in (("undo", "undo the newest curation step(s)"), ("redo", "redo the newest undone step(s)")):
         p = subparsers.add_parser(name, help=text, description=f"{text.capitalize()}; each is journalled durably.")
         p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
-        p.add_argument("steps", metavar="N", nargs="?", type=_positive, default=1, help="how many steps (default 1)")
+        p.add_argument("steps", metavar="N", nargs="?", type=argtypes.whole(1), default=1, help="how many steps (default 1)")
         p.set_defaults(func=run_undo if name == "undo" else run_redo)
     p = subparsers.add_parser("history", help="the project's journal, newest first",
                               description="Every journal entry, newest first: curation steps (in effect, "
                                           "undone or discarded), undos, redos and source changes.")
     p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
-    p.add_argument("--limit", type=_positive, default=None, metavar="N", help="show the newest N entries only")
+    p.add_argument("--limit", type=argtypes.whole(1), default=None, metavar="N", help="show the newest N entries only")
     p.set_defaults(func=run_history)
     p = subparsers.add_parser("relink", help="point a moved source at its new location",
                               description="Point a source whose file moved at its new location. The file "

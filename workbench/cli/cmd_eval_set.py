@@ -17,22 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _nonneg(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {n}")
-    return n
-
-
-def _positive(text: str) -> int:
-    n = _nonneg(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
-    return n
+from workbench.cli import argtypes
 
 
 def register(subparsers) -> None:
@@ -47,9 +32,9 @@ def register(subparsers) -> None:
                      "empty or an earlier output of this tool)."))
     p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
     p.add_argument("--out", metavar="DIR", help="output folder")
-    p.add_argument("--size", type=_positive, default=es.DEFAULT_SIZE, metavar="N",
+    p.add_argument("--size", type=argtypes.whole(1), default=es.DEFAULT_SIZE, metavar="N",
                    help=f"number of inputs (default {es.DEFAULT_SIZE}; floors may add more)")
-    p.add_argument("--per-cluster", type=_nonneg, default=es.DEFAULT_PER_CLUSTER, metavar="MIN",
+    p.add_argument("--per-cluster", type=argtypes.whole(0), default=es.DEFAULT_PER_CLUSTER, metavar="MIN",
                    help=f"at least this many inputs from every production cluster and coverage gap "
                         f"(default {es.DEFAULT_PER_CLUSTER})")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")

@@ -37,24 +37,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.progressbar import ProgressBar
-    from workbench.embed import models
+    from workbench.embed import model_registry
 
     if args.add:
         bar = ProgressBar()
         try:
-            m = models.add_model(args.add, name=args.name, download=args.download, progress=bar)
+            m = model_registry.add_model(args.add, name=args.name, download=args.download, progress=bar)
         finally:
             bar.close()
         print(f"added {m.name}: {_describe(m)}")
         return 0
     if args.remove:
-        models.remove_model(args.remove)
+        model_registry.remove_model(args.remove)
         print(f"removed {args.remove}")
         return 0
     if args.prepare:
         bar = ProgressBar()
         try:
-            m = models.ensure_model(None, progress=bar)
+            m = model_registry.ensure_model(None, progress=bar)
         finally:
             bar.close()
         print(f"ready: {m.name}: {_describe(m)}")
@@ -68,12 +68,12 @@ def _describe(m) -> str:
 
 
 def _list(args) -> int:
-    from workbench.embed import models, providers
+    from workbench.embed import model_registry, providers
     from workbench.embed.encoder import resolve_precision
 
     choice = providers.resolve_device("auto")
     device = choice.device + (f" ({choice.reason})" if choice.reason else "")
-    listed = models.list_models()
+    listed = model_registry.list_models()
     if args.json:
         out = {
             "device": choice.device,
@@ -88,13 +88,13 @@ def _list(args) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"device (--device auto): {device}")
-    print(f"model folder: {models.paths.models_dir()}")
+    print(f"model folder: {model_registry.paths.models_dir()}")
     names = {m.name for m in listed}
-    if models.DEFAULT_MODEL not in names:
-        print(f"  {models.DEFAULT_MODEL}  (default; not converted yet: converted offline on first use "
+    if model_registry.DEFAULT_MODEL not in names:
+        print(f"  {model_registry.DEFAULT_MODEL}  (default; not converted yet: converted offline on first use "
               "or with `workbench models --prepare`)")
     for m in listed:
-        default = " (default)" if m.name == models.DEFAULT_MODEL else ""
+        default = " (default)" if m.name == model_registry.DEFAULT_MODEL else ""
         prec = resolve_precision(m, choice.device, "auto")
         print(f"  {m.name}{default}")
         print(f"      {_describe(m)}")
@@ -107,7 +107,7 @@ def _list(args) -> int:
             print(f"      checked: {agree}")
         print(f"      would run on: {choice.device}, {prec}")
         print(f"      source: {_source(m.data.get('source', {}))}")
-    for name in models.broken_models():
+    for name in model_registry.broken_models():
         print(f"  {name}  (incomplete or corrupt: no manifest; remove with `workbench models --remove {name}`)")
     return 0
 

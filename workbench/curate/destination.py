@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import glob
 import hashlib
 import json
 import os
@@ -227,7 +228,7 @@ def _clean_leftovers(target: Path) -> None:
     """Remove sibling folders of earlier exports to ``target``: a killed export's staging folder
     (marker naming this target and a process that is gone) or a previous export moved aside
     (proven by its manifest). Runs after :func:`_restore_aside`, so ``target`` exists if it can."""
-    name = _glob_escape(target.name)
+    name = glob.escape(target.name)
     for p in [*target.parent.glob(f".{name}.wb-export-*"), *target.parent.glob(f".{name}.wb-previous-*")]:
         if not p.is_dir() or p.is_symlink():
             continue
@@ -249,7 +250,7 @@ def _restore_aside(target: Path) -> None:
     """Without an atomic swap a kill can leave the previous export renamed aside: put it back."""
     if target.exists():
         return
-    for p in sorted(target.parent.glob(f".{_glob_escape(target.name)}.wb-previous-*")):
+    for p in sorted(target.parent.glob(f".{glob.escape(target.name)}.wb-previous-*")):
         if p.is_dir() and read_record(p) is not None:
             with contextlib.suppress(OSError):
                 os.rename(p, target)
@@ -282,10 +283,6 @@ def _plain_name(name: str) -> bool:
 
 def _some(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-
-
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def file_sha256(path: Path) -> str:

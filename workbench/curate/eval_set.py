@@ -11,7 +11,7 @@ module draws it from the project's **production** inputs instead, with the proje
   evidence, near, 13-grams), or whose nearest training prompt has cosine >= the rule's similarity
   threshold (``sim_threshold``, default the near-duplicate threshold 0.95) whatever its words.
   Each is listed in the manifest with what matched.
-- **Eligible**: production, not rejected, not near-train, not excluded by the curator
+- **Eligible**: production, prompt not empty, not rejected, not near-train, not excluded by the curator
   (:class:`~workbench.project.journal.EvalMark` ``"exclude"``).
 - **Strata**: the production clusters of the analysis (cluster -1 = "unclustered" is a stratum
   too). Cluster c with ``n_c`` production inputs has share ``n_c / N_production``; its quota is
@@ -319,7 +319,8 @@ def draw_eval_set(inp: EvalInputs, options: EvalSetOptions | None = None, *,
                 warnings.append(f"pinned input {_ref_text(inp.ref_of(r))} is not drawn: it is rejected")
             else:
                 pins.append(r)
-    eligible = prod & ~near & ~rejected & ~excluded
+    empty = prod & np.array([not (p or "").strip() for p in inp.prompt], bool)
+    eligible = prod & ~near & ~rejected & ~excluded & ~empty
     cancel.check()
     text_hash = text_hashes([inp.prompt[i] if prod[i] else "" for i in range(inp.n)])
     rng = np.random.default_rng(options.seed)
@@ -421,6 +422,7 @@ def draw_eval_set(inp: EvalInputs, options: EvalSetOptions | None = None, *,
                             f"of {int(n_c[k])} (the rest are near training, rejected or excluded)")
     counts = {"production": n_prod, "eligible": int(eligible.sum()), "near_train": int(near.sum()),
               "rejected": int((prod & rejected).sum()), "excluded_by_curator": int((prod & excluded).sum()),
+              "empty": int(empty.sum()),
               "pinned": len(pins), "drawn": int(len(rows)), "groups": len(groups),
               "in_groups": int((grp > 0).sum()), "gap_inputs": int(gap[rows].sum()) if len(rows) else 0,
               "gap_reserved": gap_items, "clusters": int(len(ids))}

@@ -113,17 +113,13 @@ def total_variation(a: dict[int, float], b: dict[int, float]) -> float:
 
 def js_distance(a: dict[int, float], b: dict[int, float]) -> float:
     """Jensen-Shannon distance (base 2, in [0, 1]) between two share dicts."""
+    from scipy.spatial.distance import jensenshannon
+
     a, b = _normalise(a), _normalise(b)
+    if not a or not b:  # no shares on one side: sqrt(1/2) against any distribution (scipy: NaN)
+        return 0.0 if a == b else float(np.sqrt(0.5))
     keys = sorted(set(a) | set(b))
-    p = np.array([a.get(c, 0.0) for c in keys])
-    q = np.array([b.get(c, 0.0) for c in keys])
-    m = 0.5 * (p + q)
-
-    def kl(x: np.ndarray) -> float:
-        nz = x > 0
-        return float(np.sum(x[nz] * np.log2(x[nz] / m[nz])))
-
-    return float(np.sqrt(max(0.0, 0.5 * kl(p) + 0.5 * kl(q))))
+    return float(jensenshannon([a.get(c, 0.0) for c in keys], [b.get(c, 0.0) for c in keys], base=2))
 
 
 # ------------------------------------------------------------------------------------------- plan
@@ -197,7 +193,7 @@ class RebalancePlan:
 
         ``example_id(row)`` maps a row number to the project's example id (``ws.example_id``).
         """
-        from workbench.project.ops import Batch, Reject, SetWeight
+        from workbench.project.journal import Batch, Reject, SetWeight
 
         labels = {c.cluster: c for c in self.clusters}
         ops: list[Any] = []

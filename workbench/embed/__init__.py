@@ -18,7 +18,7 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 from workbench.embed.cache import EmbeddingCache  # noqa: E402
 from workbench.embed.encoder import Encoder, get_encoder  # noqa: E402
-from workbench.embed.models import DEFAULT_MODEL, Manifest, add_model, list_models, remove_model  # noqa: E402
+from workbench.embed.model_registry import DEFAULT_MODEL, Manifest, add_model, list_models, remove_model  # noqa: E402
 from workbench.embed.providers import cuda_status, resolve_device  # noqa: E402
 from workbench.embed.runner import EmbedStats, embed_texts  # noqa: E402
 

@@ -47,7 +47,7 @@ from workbench.core import paths
 from workbench.core.errors import Cancelled, ModelError
 from workbench.core.hashing import file_sha256
 from workbench.core.progress import CancelToken, ProgressFn, ensure
-from workbench.embed.models import (
+from workbench.embed.model_registry import (
     FORMAT,
     MANIFEST,
     TMP_PREFIX,

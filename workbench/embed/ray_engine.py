@@ -63,7 +63,7 @@ class _EmbedActor:
 
         from workbench.embed import providers
         from workbench.embed.encoder import Encoder
-        from workbench.embed.models import Manifest
+        from workbench.embed.model_registry import Manifest
 
         os.environ[providers.ENV_THREADS] = str(threads)  # the CPUs Ray gave this actor, not the node's
         payload = ray.get(payload_ref[0])

@@ -7,7 +7,7 @@ Public API::
 
 See :mod:`workbench.project.project` (Project), :mod:`workbench.project.journal` (the op kinds —
 each with its validation, apply and inverse —, entry checksums and replay; ``project.ops`` is a
-short alias), :mod:`workbench.project.state` (CurationState, Change), :mod:`workbench.project.store`
+short alias), :mod:`workbench.project.curation_state` (CurationState, Change), :mod:`workbench.project.project_file`
 (file format, locking) and :mod:`workbench.project.workspace` (Workspace).
 """
 
@@ -15,8 +15,8 @@ from workbench.project.journal import ADDED_SOURCE_ID, ADDED_SOURCE_NAME, Damage
 from workbench.project.project import HistoryEntry, Project
 from workbench.project.settings import Settings
 from workbench.project.sources import SourceMissingError, SourceStatus, default_project_path
-from workbench.project.state import Change, CurationState
-from workbench.project.store import EXTENSION, SourceInfo
+from workbench.project.curation_state import Change, CurationState
+from workbench.project.project_file import EXTENSION, SourceInfo
 
 __all__ = [
     "ADDED_SOURCE_ID", "ADDED_SOURCE_NAME", "EXTENSION", "Change", "CurationState", "DamagedProjectError", "ExampleId",

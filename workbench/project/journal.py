@@ -6,7 +6,7 @@ record of one action. Each op kind is one class registered in :data:`OP_KINDS` (
 
 - **validation** of its fields (``__post_init__``) and of the examples/records it names
   (:meth:`Op.check`, before anything is journalled);
-- **apply** (:meth:`Op.apply`): fold it into a :class:`~workbench.project.state.CurationState`,
+- **apply** (:meth:`Op.apply`): fold it into a :class:`~workbench.project.curation_state.CurationState`,
   returning the *resolved* op — the fields ``before`` (each example's previous value) and ``shas``
   (the sha256 of each source touched, so an op is never applied to another file's records) filled
   in, and :class:`AddExample` given its ``line``;
@@ -21,7 +21,7 @@ virtual source ``0``.
 
 Journal entries
 ---------------
-The project file's ``journal`` table is append-only (see :mod:`workbench.project.store`). Each
+The project file's ``journal`` table is append-only (see :mod:`workbench.project.project_file`). Each
 row carries a **checksum** (:func:`entry_checksum`, BLAKE2b-64 over id, time, kind, target, label
 and payload), written in the same transaction as the row. On open every row is verified
 (:func:`verify`) before it is parsed: a damaged entry (a flipped bit in its payload, a payload
@@ -55,7 +55,7 @@ import orjson
 from workbench.core.errors import ProjectError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.project.state import CurationState, _Collector
+    from workbench.project.curation_state import CurationState, _Collector
 
 ExampleId = tuple[int, int]
 ADDED_SOURCE_ID = 0
@@ -588,7 +588,7 @@ class AddExample(Op):
         ctx.check_record(self.record, self.schema, None, "new")
 
     def apply(self, state, col) -> Op:
-        from workbench.project.state import AddedExample
+        from workbench.project.curation_state import AddedExample
 
         line = self.line if self.line is not None else state.next_added_line
         if line in state.added:

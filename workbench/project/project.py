@@ -11,7 +11,7 @@ Typical use::
 Every mutation (``apply``, ``undo``, ``redo``) is one SQLite transaction, fsynced before the call
 returns, and bumps :attr:`Project.revision` (the id of the newest journal entry, so it is stable
 across reopening). The current state is rebuilt on open by folding the ops in effect (see
-:mod:`workbench.project.state`); the loaded :class:`~workbench.project.workspace.Workspace` is
+:mod:`workbench.project.curation_state`); the loaded :class:`~workbench.project.workspace.Workspace` is
 updated in place after each mutation.
 
 Undo/redo: the journal keeps ``undo``/``redo`` entries naming an op; replay computes the stack of
@@ -34,7 +34,7 @@ from workbench.core.hashing import file_sha256
 from workbench.io.model import DEFAULT_UNIT, ROLES, SCHEMAS, UNITS
 from workbench.project import journal as _journal
 from workbench.project.journal import Op
-from workbench.project.state import Change, CurationState
+from workbench.project.curation_state import Change, CurationState
 from workbench.project.settings import Settings
 from workbench.project.sources import (
     SourceMissingError,
@@ -44,7 +44,7 @@ from workbench.project.sources import (
     relpath as _relpath,
     same_file as _same_file,
 )
-from workbench.project.store import SourceInfo, Store
+from workbench.project.project_file import SourceInfo, Store
 
 
 def _locked(method):

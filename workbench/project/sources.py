@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.core.errors import ProjectError
-from workbench.project.store import EXTENSION, SourceInfo
+from workbench.project.project_file import EXTENSION, SourceInfo
 
 
 class SourceMissingError(ProjectError):

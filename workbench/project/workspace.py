@@ -17,9 +17,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from workbench.io.model import SourceData, Turn
-from workbench.project.ops import ADDED_SOURCE_ID, ADDED_SOURCE_NAME, ExampleId
-from workbench.project.state import Change
-from workbench.project.store import SourceInfo
+from workbench.project.journal import ADDED_SOURCE_ID, ADDED_SOURCE_NAME, ExampleId
+from workbench.project.curation_state import Change
+from workbench.project.project_file import SourceInfo
 
 _EMPTY: frozenset[str] = frozenset()
 

@@ -354,7 +354,7 @@ class ExamplePanel(QtWidgets.QWidget):
         if self.row < 0 or not self._dirty():
             return False
         from workbench.io.formats import from_chat
-        from workbench.project.ops import Edit
+        from workbench.project.journal import Edit
 
         ws, i = self.session.ws, self.row
         try:
@@ -366,7 +366,7 @@ class ExamplePanel(QtWidgets.QWidget):
         return self.session.apply(Edit(ws.example_id(i), record)) is not None
 
     def revert_to_original(self) -> None:
-        from workbench.project.ops import Edit
+        from workbench.project.journal import Edit
 
         if self.row >= 0:
             self.session.apply(Edit(self.session.ws.example_id(self.row), None))
@@ -407,35 +407,35 @@ class ExamplePanel(QtWidgets.QWidget):
             self.setFocus(QtCore.Qt.OtherFocusReason)
 
     def reject_current(self) -> None:
-        from workbench.project.ops import Reject
+        from workbench.project.journal import Reject
 
         if self.row >= 0:
             self.session.apply(Reject(self._ids([self.row]), self.take_reason()))
             self._keep_focus_sane()
 
     def restore_current(self) -> None:
-        from workbench.project.ops import Restore
+        from workbench.project.journal import Restore
 
         if self.row >= 0:
             self.session.apply(Restore(self._ids([self.row]), self.take_reason()))
             self._keep_focus_sane()
 
     def reject_selection(self) -> None:
-        from workbench.project.ops import Reject
+        from workbench.project.journal import Reject
 
         rows = self.session.selection.rows
         if len(rows):
             self.session.apply(Reject(self._ids(rows), self.take_reason()))
 
     def restore_selection(self) -> None:
-        from workbench.project.ops import Restore
+        from workbench.project.journal import Restore
 
         rows = self.session.selection.rows
         if len(rows):
             self.session.apply(Restore(self._ids(rows), self.take_reason()))
 
     def tag_selection(self) -> None:
-        from workbench.project.ops import Tag
+        from workbench.project.journal import Tag
 
         rows = self.session.selection.rows
         tag, ok = QtWidgets.QInputDialog.getText(self, "Tag selected examples", f"Tag for {len(rows):,} examples:")
@@ -443,7 +443,7 @@ class ExamplePanel(QtWidgets.QWidget):
             self.session.apply(Tag(self._ids(rows), tag.strip()))
 
     def _tag(self, add: bool) -> None:
-        from workbench.project.ops import Tag, Untag
+        from workbench.project.journal import Tag, Untag
 
         tag = self.tag_edit.text().strip()
         if self.row < 0 or not tag:
@@ -452,13 +452,13 @@ class ExamplePanel(QtWidgets.QWidget):
         self.tag_edit.clear()
 
     def _set_weight(self) -> None:
-        from workbench.project.ops import SetWeight
+        from workbench.project.journal import SetWeight
 
         if self.row >= 0:
             self.session.apply(SetWeight(self._ids([self.row]), float(self.weight.value())))
 
     def _save_note(self) -> None:
-        from workbench.project.ops import Note
+        from workbench.project.journal import Note
 
         if self.row >= 0:
             self.session.apply(Note(self.session.ws.example_id(self.row), self.note.text()))

@@ -56,7 +56,7 @@ def open_stored_job(data, params, folder, *, model=None, device="auto", encoder=
     """The project's stored results and whether they are current for ``data`` and ``params``
     (vectors from the cache); None when there are no stored results."""
     from workbench.analysis import project_analysis as pa
-    from workbench.analysis._store import read_cache_meta
+    from workbench.analysis.results_store import read_cache_meta
 
     progress, cancel = ensure(progress, cancel)
     if read_cache_meta(folder) is None:

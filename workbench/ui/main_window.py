@@ -428,7 +428,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session.selection.clear("menu")
 
     def reject_selected(self) -> None:
-        from workbench.project.ops import Reject
+        from workbench.project.journal import Reject
 
         rows = self.session.selection.rows
         if len(rows):
@@ -489,7 +489,7 @@ class MainWindow(QtWidgets.QMainWindow):
         row = self.session.selection.current
         if row < 0 or self.session.ws is None:
             return
-        from workbench.project.ops import Reject
+        from workbench.project.journal import Reject
 
         if not self.session.ws.rejected[row]:
             self.session.apply(Reject(self.session.ids_of([row]), self.example.take_reason()))
@@ -498,7 +498,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def restore_current(self) -> None:
         row = self.session.selection.current
         if row >= 0 and self.session.ws is not None and self.session.ws.rejected[row]:
-            from workbench.project.ops import Restore
+            from workbench.project.journal import Restore
 
             self.session.apply(Restore(self.session.ids_of([row]), self.example.take_reason()))
 

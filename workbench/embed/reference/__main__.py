@@ -1,6 +1,6 @@
 """``python -m workbench.embed.reference``: regenerate the default model's reference vectors (needs torch)."""
 
-from workbench.embed.models import DEFAULT_MODEL, default_model_source
+from workbench.embed.model_registry import DEFAULT_MODEL, default_model_source
 from workbench.embed.reference import HERE, generate
 
 generate(DEFAULT_MODEL, default_model_source())

@@ -34,7 +34,7 @@ def read_cache_meta(out_dir: Path) -> dict[str, Any] | None:
 def write_result(result: Any, out_dir: Path) -> Path:
     """Write ``result`` into ``out_dir``; one writer at a time (the app and ``workbench analyze``
     may analyse one project at once: the second waits, the folder always holds one result)."""
-    from workbench.project.store import folder_lock
+    from workbench.project.project_file import folder_lock
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

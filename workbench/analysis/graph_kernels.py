@@ -85,20 +85,6 @@ def topk_merge_serial(sim, cols, self_ids, best_s, best_i):  # pragma: no cover 
                         minpos = t
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def argmax_rows(sim, out):  # pragma: no cover - compiled
-    """``out[r] = argmax(sim[r])`` (first on ties), in parallel."""
-    q, m = sim.shape
-    for r in prange(q):
-        best = 0
-        val = sim[r, 0]
-        for j in range(1, m):
-            if sim[r, j] > val:
-                val = sim[r, j]
-                best = j
-        out[r] = best
-
-
 def sort_rows(best_s: np.ndarray, best_i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort each row by similarity descending, ties by index ascending; -inf slots get index -1."""
     order = np.argsort(best_i, axis=1, kind="stable")

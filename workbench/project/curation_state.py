@@ -1,7 +1,7 @@
 """Current curation state = sources + journal, folded op by op.
 
 :class:`CurationState` holds only what the curator changed (sparse dicts keyed by
-:data:`~workbench.project.ops.ExampleId`), so a million-row project with a thousand actions costs
+:data:`~workbench.project.journal.ExampleId`), so a million-row project with a thousand actions costs
 a thousand entries. :meth:`CurationState.apply` resolves an op against the state (filling in the
 previous values its inverse needs) and returns a :class:`Change` naming what changed, so views
 redraw only that.
