@@ -215,7 +215,7 @@ def main() -> int:
     for fmt in ("source", "chat", "parquet"):
         assert wb[f"export_{fmt}_lines"] == n, (fmt, wb[f"export_{fmt}_lines"])
     ok = wb["load_s"] <= 15 and wb["load_rss"] <= 3 * 2**30 and wb["export_source_s"] <= 10 \
-        and wb["export_chat_s"] <= 10 and (pdres is None or pdres["load_s"] > wb["load_s"])
+        and wb["export_chat_s"] <= 10 and wb["peak_rss"] <= 3 * 2**30 and (pdres is None or pdres["load_s"] > wb["load_s"])
     print("targets met" if ok else "TARGETS MISSED (see above)")
     return 0
 
