@@ -105,22 +105,22 @@ def _threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _assign(vectors: np.ndarray, centres: np.ndarray, kern) -> np.ndarray:
+def _assign(vectors: np.ndarray, centres: np.ndarray) -> np.ndarray:
     out = np.empty(len(vectors), dtype=np.int64)
     for start in range(0, len(vectors), 8192):
         stop = min(start + 8192, len(vectors))
-        kern.argmax_rows(vectors[start:stop] @ centres.T, out[start:stop])
+        out[start:stop] = np.argmax(vectors[start:stop] @ centres.T, axis=1)
     return out
 
 
-def _spherical_kmeans(vectors: np.ndarray, n_cells: int, seed: int, kern, iters: int = 6) -> np.ndarray:
+def _spherical_kmeans(vectors: np.ndarray, n_cells: int, seed: int, iters: int = 6) -> np.ndarray:
     """Cell centres (unit vectors) fitted on a seeded sample of at most 64 rows per cell."""
     rng = np.random.default_rng(seed)
     n = len(vectors)
     fit = vectors[np.sort(rng.choice(n, size=min(n, n_cells * 64), replace=False))]
     centres = fit[np.sort(rng.choice(len(fit), size=n_cells, replace=False))].copy()
     for _ in range(iters):
-        assign = _assign(fit, centres, kern)
+        assign = _assign(fit, centres)
         sums = np.zeros_like(centres)
         _add_rows(sums, assign, fit)
         norms = np.linalg.norm(sums, axis=1)
@@ -161,11 +161,11 @@ def ivf_search(
     n_cells = min(int(n_cells or max(8, round(np.sqrt(nb)))), nb)
     n_probe = min(n_probe, n_cells)
     progress(0, nq, phase)
-    centres = _spherical_kmeans(base, n_cells, seed, kern)
+    centres = _spherical_kmeans(base, n_cells, seed)
     cancel.check()
 
     def groups(vectors: np.ndarray) -> list[np.ndarray]:
-        cell = _assign(vectors, centres, kern)
+        cell = _assign(vectors, centres)
         order = np.argsort(cell, kind="stable")
         bounds = np.searchsorted(cell[order], np.arange(n_cells + 1))
         return [order[bounds[c]:bounds[c + 1]] for c in range(n_cells)]
