@@ -50,7 +50,7 @@ def with_field(line: str, key: str, value: Any) -> str:
 
 
 def chat_verbatim(data) -> bool:
-    """Whether a source's raw lines already are plain chat records (see writers.chat_lines)."""
+    """Whether a source's raw lines already are plain chat records (their lines are written verbatim)."""
     return (data.schema == "chat" and data.container == "jsonl" and not data.extra
             and (data.mapping or {}).get("messages", "messages") == "messages")
 

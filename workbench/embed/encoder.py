@@ -25,8 +25,7 @@ Precision (user setting; the cost of each is in the README):
   change. Activations are quantised per batch, so the same text encoded among different
   batch-mates can differ slightly (cosine ~0.997 on average); the cache keeps the first vector,
   so repeated runs are stable.
-* ``fp32`` — exact (cosine 1.0000 vs torch); use it where exact similarities decide a finding
-  (:meth:`Encoder.exact` gives the fp32 companion of an int8 encoder to re-check candidate pairs).
+* ``fp32`` — exact (cosine 1.0000 vs torch); use it where exact similarities decide a finding.
 * ``fp16`` — the GPU default (built on first use from the fp32 file); agrees with fp32 at >= 0.999.
 """
 
