@@ -81,7 +81,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -89,6 +89,7 @@ from workbench.analysis.flags import refusal_rows
 from workbench.analysis.graph import NeighbourGraph
 from workbench.analysis.label_quality import (LABEL_MIN_ROWS, LabelQuality, answer_classes, label_quality,
                                               response_families)
+from workbench.analysis.row_refs import RowRef, default_ref, snip
 from workbench.analysis.textnorm import normalise_many
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
@@ -100,13 +101,6 @@ DEFAULT_NEIGHBOUR_SIM = 0.5
 SHRINK_PAIRS = 10
 RANDOM_PAIRS = 20_000
 _LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+\S", re.MULTILINE)
-
-RowRef = Callable[[int], dict[str, Any]]
-
-
-def _default_ref(i: int) -> dict[str, Any]:
-    return {"row": int(i)}
-
 
 @dataclass
 class ResponseFeatures:
@@ -182,7 +176,7 @@ class Conflicts:
     params: dict[str, Any]
     label_quality: np.ndarray | None = None  # float32 self-confidence (NaN = not a label/family row)
 
-    def summary(self, ref: RowRef = _default_ref, limit: int | None = 200) -> dict[str, Any]:
+    def summary(self, ref: RowRef = default_ref, limit: int | None = 200) -> dict[str, Any]:
         items = self.items if limit is None else self.items[:limit]
         out = []
         for it in items:
@@ -192,11 +186,6 @@ class Conflicts:
             out.append(d)
         return {"params": self.params, "n_conflicts": len(self.items), "conflicts": out,
                 "clusters": self.clusters}
-
-
-def _snip(text: str, n: int = 60) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= n else t[: n - 1] + "…"
 
 
 def find_conflicts(
@@ -379,8 +368,8 @@ def _items(conflict, a, b, ps, cos, d, divergent, meaning_div, struct, kind, rat
         first = against[0]
         reason = (f"Response disagrees with {len(idx)} of the {n_near} train example(s) with similar prompts "
                   f"(cosine {ps[idx].min():.2f}-{ps[idx].max():.2f}); closest difference is in "
-                  f"{' and '.join(first['differs_in'])}: \"{_snip(responses[i])}\" vs "
-                  f"\"{_snip(responses[first['example']])}\".")
+                  f"{' and '.join(first['differs_in'])}: \"{snip(responses[i], 60)}\" vs "
+                  f"\"{snip(responses[first['example']], 60)}\".")
         items.append({"example": i, "score": round(float(conflict[i]), 4), "kind": "neighbours", "n_near": n_near,
                       "n_divergent": int(len(idx)), "against": against, "reason": reason,
                       })
@@ -417,7 +406,7 @@ def _cluster_table(cluster, a, b, d, ok, responses, seed, feats, rv, response_si
             texts[key] = texts.get(key, 0) + 1
             shown.setdefault(key, responses[r])
         top = sorted(texts.items(), key=lambda kv: -kv[1])[:4]
-        resp = "; ".join(f"\"{_snip(shown[k], 40)}\" x{v}" for k, v in top) if len(texts) < len(rows) else \
+        resp = "; ".join(f"\"{snip(shown[k], 40)}\" x{v}" for k, v in top) if len(texts) < len(rows) else \
             f"{len(texts)} distinct responses"
         raw = dsum[c] / n_pairs[c]
         out.append({"cluster": int(c), "inconsistency": round(float(score), 4),
@@ -487,15 +476,15 @@ def _label_items(lq: list[LabelQuality], conflict, graph: NeighbourGraph, prompt
                 psim = float(np.dot(prompt_vecs[i], prompt_vecs[t]))
                 against.append({"example": int(t), "prompt_sim": round(psim, 4), "response_sim": None,
                                 "divergence": 1.0, "differs_in": [f"answer ({'label' if res.kind == 'label' else 'family'})"]})
-            given_txt, sugg_txt = _snip(responses[first[g]], 40), _snip(responses[first[s]], 40)
+            given_txt, sugg_txt = snip(responses[first[g]], 40), snip(responses[first[s]], 40)
             what = "answer" if res.kind == "label" else "answer family of"
             reason = (f"The {what} \"{given_txt}\" is unlikely for this prompt (p = {res.quality[j]:.2f} from "
                       f"a leave-one-out classifier of prompts to answers); prompts like it get \"{sugg_txt}\" "
                       f"(p = {res.proba[j, s]:.2f})"
                       + (f": {n_sugg} of its {k_top} most similar train prompts do." if k_top else "."))
             items.append({"example": i, "score": round(float(conflict[i]), 4), "kind": res.kind,
-                          "given": responses[first[g]] if res.kind == "label" else _snip(responses[first[g]], 80),
-                          "suggested": responses[first[s]] if res.kind == "label" else _snip(responses[first[s]], 80),
+                          "given": responses[first[g]] if res.kind == "label" else snip(responses[first[g]], 80),
+                          "suggested": responses[first[s]] if res.kind == "label" else snip(responses[first[s]], 80),
                           "label_quality": round(float(res.quality[j]), 4),
                           "p_suggested": round(float(res.proba[j, s]), 4),
                           "n_near": n_near, "n_divergent": n_div, "against": against, "reason": reason})

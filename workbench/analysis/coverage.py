@@ -59,11 +59,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from workbench.analysis.graph import NeighbourGraph
+from workbench.analysis.row_refs import RowRef, default_ref
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
 DEFAULT_GAP_THRESHOLD = 0.25
@@ -73,13 +74,6 @@ WALK_STEPS = 3
 MAX_CLUSTERED = 3000
 MIN_ADD = 10
 BLOCK = 1024
-
-RowRef = Callable[[int], dict[str, Any]]
-
-
-def _default_ref(i: int) -> dict[str, Any]:
-    return {"row": int(i)}
-
 
 def nearest_in_base(
     vecs: np.ndarray,
@@ -241,7 +235,7 @@ class Coverage:
     stay: np.ndarray | None = None  # float32 (N,)
     gap_group: np.ndarray | None = None  # int64 (N,): rank of the gap a row belongs to, -1 none
 
-    def summary(self, ref: RowRef = _default_ref, limit: int | None = 100) -> dict[str, Any]:
+    def summary(self, ref: RowRef = default_ref, limit: int | None = 100) -> dict[str, Any]:
         gaps = self.gaps if limit is None else self.gaps[:limit]
         out = []
         for g in gaps:

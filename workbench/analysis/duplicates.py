@@ -48,13 +48,14 @@ PAWS sentences); at t = 0.95 that flips 746 of 16,000 decisions (no fp32 re-chec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from workbench.analysis.graph import NeighbourGraph
 from workbench.analysis.pair_verifier import (DEFAULT_CANDIDATE_SIM, DEFAULT_MIN_PROBABILITY,
                                               MIN_WORD_OVERLAP, PairVerifier, pair_reason)
+from workbench.analysis.row_refs import RowRef, default_ref
 from workbench.analysis.textnorm import text_hashes
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
@@ -73,13 +74,6 @@ THRESHOLD_STUDY: dict[str, Any] = {
 ROLE_PRIORITY = {"eval": 0, "train": 1, "reference": 2, "production": 3}
 REMOVABLE_ROLES = frozenset({"train", "reference"})
 
-RowRef = Callable[[int], dict[str, Any]]
-
-
-def _default_ref(i: int) -> dict[str, Any]:
-    return {"row": int(i)}
-
-
 @dataclass
 class DuplicateGroup:
     group_id: int
@@ -95,7 +89,7 @@ class DuplicateGroup:
     # near links that join the group, weakest first: (row a, row b, cosine, P(duplicate), why)
     links: list[tuple[int, int, float, float, str]] = field(default_factory=list)
 
-    def to_json(self, ref: RowRef = _default_ref) -> dict[str, Any]:
+    def to_json(self, ref: RowRef = default_ref) -> dict[str, Any]:
         return {
             "group": self.group_id,
             "kind": self.kind,
@@ -127,7 +121,7 @@ class Duplicates:
     pair_scopes: dict[str, int] = field(default_factory=dict)  # "train↔eval": n near/exact pairs
     verifier: dict[str, float] | None = None  # the pair verifier's settings when it decided
 
-    def summary(self, ref: RowRef = _default_ref, limit: int | None = 200) -> dict[str, Any]:
+    def summary(self, ref: RowRef = default_ref, limit: int | None = 200) -> dict[str, Any]:
         groups = self.groups if limit is None else self.groups[:limit]
         return {
             "threshold": self.threshold,

@@ -46,13 +46,14 @@ Self-Instruct; copies with case, punctuation, filler words, word order, short qu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from workbench.analysis.coverage import nearest_in_base
 from workbench.analysis.duplicates import DEFAULT_NEAR_THRESHOLD
 from workbench.analysis.graph import NeighbourGraph
+from workbench.analysis.row_refs import RowRef, default_ref
 from workbench.analysis.textnorm import normalise_many, shared_ngram_hashes
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
@@ -76,13 +77,6 @@ _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`")
 KIND_TEXT = {"exact": "exact after normalisation", "reordered": "same words, reordered",
              "filler": "same words apart from filler words"}
 
-RowRef = Callable[[int], dict[str, Any]]
-
-
-def _default_ref(i: int) -> dict[str, Any]:
-    return {"row": int(i)}
-
-
 @dataclass
 class Leakage:
     leaked: np.ndarray  # bool (N,): eval rows that leak -- THE leak rule
@@ -93,7 +87,7 @@ class Leakage:
     params: dict[str, Any]
     kind: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # (N,) first kind or None
 
-    def summary(self, ref: RowRef = _default_ref, limit: int | None = 500) -> dict[str, Any]:
+    def summary(self, ref: RowRef = default_ref, limit: int | None = 500) -> dict[str, Any]:
         items = self.items if limit is None else self.items[:limit]
         by_kind: dict[str, int] = {}
         for it in self.items:

@@ -48,10 +48,11 @@ reaches 0.866 / 0.815 / 0.667; a map fitted without the identity prior overfits 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from workbench.analysis.row_refs import RowRef, default_ref, snip
 from workbench.analysis.textnorm import text_hashes
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
@@ -62,18 +63,6 @@ TOP_K = 8
 MIN_ROWS = 3
 FLAG_MIN = 0.45
 FLAG_MIN_ROWS = 50
-
-RowRef = Callable[[int], dict[str, Any]]
-
-
-def _default_ref(i: int) -> dict[str, Any]:
-    return {"row": int(i)}
-
-
-def _snip(text: str, n: int = 160) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= n else t[: n - 1] + "…"
-
 
 @dataclass
 class Mismatches:
@@ -87,7 +76,7 @@ class Mismatches:
     items: list[dict[str, Any]]  # ranked, rows as indices
     params: dict[str, Any]
 
-    def summary(self, ref: RowRef = _default_ref, limit: int | None = 200) -> dict[str, Any]:
+    def summary(self, ref: RowRef = default_ref, limit: int | None = 200) -> dict[str, Any]:
         items = self.items if limit is None else self.items[:limit]
         out = []
         for it in items:
@@ -215,19 +204,19 @@ def _items(rows, score, own, best_p, best_p_sim, best_r, best_r_sim, prompts, re
         i = int(rows[j])
         it: dict[str, Any] = {"example": i, "score": round(float(score[j]), 4),
                               "fit": round(float(own[j]), 4),
-                              "prompt": _snip(prompts[i]), "response": _snip(responses[i])}
+                              "prompt": snip(prompts[i]), "response": snip(responses[i])}
         why = []
         if best_p[j] >= 0 and best_p_sim[j] > own[j]:
             k = int(rows[best_p[j]])
             it["better_prompt"] = {"example": k, "fit": round(float(best_p_sim[j]), 4),
-                                   "prompt": _snip(prompts[k])}
-            why.append(f"its response fits the prompt \"{_snip(prompts[k], 60)}\" better "
+                                   "prompt": snip(prompts[k])}
+            why.append(f"its response fits the prompt \"{snip(prompts[k], 60)}\" better "
                        f"({best_p_sim[j]:.2f} vs {own[j]:.2f})")
         if best_r[j] >= 0 and best_r_sim[j] > own[j]:
             k = int(rows[best_r[j]])
             it["better_response"] = {"example": k, "fit": round(float(best_r_sim[j]), 4),
-                                     "response": _snip(responses[k])}
-            why.append(f"its prompt is better answered by \"{_snip(responses[k], 60)}\" "
+                                     "response": snip(responses[k])}
+            why.append(f"its prompt is better answered by \"{snip(responses[k], 60)}\" "
                        f"({best_r_sim[j]:.2f} vs {own[j]:.2f})")
         it["reason"] = ("The response may not answer its prompt: " + "; ".join(why) + "." if why else
                         "The response fits its prompt less well than the best other prompt and response do.")

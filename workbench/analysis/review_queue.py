@@ -21,23 +21,17 @@ different gaps instead of being 50 rewordings of the most frequent unanswered qu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from workbench.analysis.graph import NeighbourGraph
+from workbench.analysis.row_refs import RowRef, default_ref
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
 DEFAULT_SIZE = 200
 DEFAULT_LAMBDA = 0.5
 SIMILAR_SIM = 0.6
-
-RowRef = Callable[[int], dict[str, Any]]
-
-
-def _default_ref(i: int) -> dict[str, Any]:
-    return {"row": int(i)}
-
 
 @dataclass
 class ReviewQueue:
@@ -49,7 +43,7 @@ class ReviewQueue:
     items: list[dict[str, Any]]
     params: dict[str, Any]
 
-    def summary(self, ref: RowRef = _default_ref, limit: int | None = None) -> dict[str, Any]:
+    def summary(self, ref: RowRef = default_ref, limit: int | None = None) -> dict[str, Any]:
         items = self.items if limit is None else self.items[:limit]
         return {"params": self.params,
                 "queue": [dict(it, example=ref(it["example"])) for it in items]}

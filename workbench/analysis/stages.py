@@ -22,6 +22,7 @@ from workbench.analysis.layout import PHASE as LAYOUT_PHASE
 from workbench.analysis.layout import umap_layout
 from workbench.analysis.leakage import find_leakage
 from workbench.analysis.review_queue import review_queue
+from workbench.analysis.row_refs import snip
 from workbench.core.errors import AnalysisError
 
 
@@ -190,11 +191,6 @@ def _ref_fn(inp):
     return ref
 
 
-def _snippet(text: str, n: int = 160) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= n else t[: n - 1] + "…"
-
-
 def _cluster_examples(vecs: np.ndarray, labels: np.ndarray, texts, k: int) -> dict[int, list[int]]:
     """Per cluster, k members closest to the cluster's mean direction (most typical), one per
     distinct text (a cluster of repeated questions shows k different ones)."""
@@ -252,7 +248,7 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
         if c in inc_by:
             item["inconsistency"] = inc_by[c]["inconsistency"]
             item["inconsistency_reason"] = inc_by[c]["reason"]
-        item["examples"] = [dict(ref(i), text=_snippet(inp.prompt[i])) for i in typical.get(c, [])]
+        item["examples"] = [dict(ref(i), text=snip(inp.prompt[i])) for i in typical.get(c, [])]
         cluster_items.append(item)
     label_of = {c["id"]: c["label"] for c in cluster_items}
     gaps = cov.summary(ref)
