@@ -40,3 +40,13 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"../shared/data is not beside this checkout ({path} missing); extra real-data test skipped")
     return path
+
+
+def real_jsonl_files() -> list:
+    """``pytest.param`` per real JSONL file: sample_data/*.jsonl, then ../shared/data/*/*.jsonl
+    (none of those in a fresh clone)."""
+    params = [pytest.param(p, id=f"sample/{p.name}") for p in sorted(SAMPLE.glob("*.jsonl"))]
+    if SHARED_DATA.is_dir():
+        params += [pytest.param(p, id=f"shared/{p.relative_to(SHARED_DATA)}")
+                   for p in sorted(SHARED_DATA.glob("*/*.jsonl"))]
+    return params

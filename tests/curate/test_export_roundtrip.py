@@ -13,24 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE, SHARED_DATA, shared_data
+from tests.conftest import real_jsonl_files
 from workbench.curate.context import CurationSnapshot
 from workbench.curate.export import ExportOptions, run_export
 from workbench.io.readers import read_source
 from workbench.project import Project
-
-SAMPLE_FILES = sorted(SAMPLE.glob("*.jsonl"))
-SHARED_FILES = sorted(p.relative_to(SHARED_DATA) for p in SHARED_DATA.glob("*/*.jsonl")) if SHARED_DATA.is_dir() else []
-
-
-def _real_files():
-    params = [pytest.param(p, id=f"sample/{p.name}") for p in SAMPLE_FILES]
-    params += [pytest.param(rel, id=f"shared/{rel}") for rel in SHARED_FILES]
-    return params
-
-
-def _path(p: Path) -> Path:
-    return p if p.is_absolute() else shared_data(str(p))
 
 
 def export_one(path: Path, tmp_path: Path, formats=("source", "chat")) -> dict[str, Path]:
@@ -47,9 +34,8 @@ def export_one(path: Path, tmp_path: Path, formats=("source", "chat")) -> dict[s
     return out
 
 
-@pytest.mark.parametrize("rel", _real_files())
-def test_export_round_trips_source_and_chat(rel, tmp_path):
-    path = _path(rel)
+@pytest.mark.parametrize("path", real_jsonl_files())
+def test_export_round_trips_source_and_chat(path, tmp_path):
     src = read_source(path)
     assert not src.errors, src.errors[:3]
     files = export_one(path, tmp_path)
