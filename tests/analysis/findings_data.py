@@ -73,6 +73,16 @@ def sample(name: str) -> list[dict]:
     return read_jsonl(SAMPLE / name)
 
 
+def banking_train_eval(tmp_path_factory):
+    """sample_data's Banking77 chat train + eval rows (natural train/eval overlap): prompts,
+    responses, roles ("train"/"eval") and prompt vectors from the default encoder."""
+    train, ev = sample("train_banking_chat.jsonl"), sample("eval_banking_chat.jsonl")
+    prompts = [chat_part(r, "user") for r in train + ev]
+    responses = [chat_part(r, "assistant") for r in train + ev]
+    roles = np.array(["train"] * len(train) + ["eval"] * len(ev), dtype=object)
+    return prompts, responses, roles, embed(tmp_path_factory, prompts)
+
+
 def clinc_split(n_intents: int = 20, n_removed: int = 4, n_oos: int = 150, seed: int = 3):
     """CLINC150 subset for the coverage tests: ``n_intents`` intents (every 7th of the sorted
     intent names, so several domains), train = their train queries minus ``n_removed`` whole

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.analysis.findings_data import chat_part, embed, sample
+from tests.analysis.findings_data import banking_train_eval, embed, sample
 from workbench.analysis.duplicates import find_duplicates
 from workbench.analysis.graph import build_graph
 from workbench.analysis.pair_verifier import DEFAULT_CANDIDATE_SIM, verify_pairs
@@ -29,11 +29,7 @@ def dolly(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def banking(tmp_path_factory):
-    train, ev = sample("train_banking_chat.jsonl"), sample("eval_banking_chat.jsonl")
-    prompts = [chat_part(r, "user") for r in train + ev]
-    responses = [chat_part(r, "assistant") for r in train + ev]
-    roles = np.array(["train"] * len(train) + ["eval"] * len(ev), dtype=object)
-    return prompts, responses, roles, embed(tmp_path_factory, prompts)
+    return banking_train_eval(tmp_path_factory)
 
 
 def test_natural_verbatim_repeats_form_exact_groups(dolly):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.analysis.findings_data import chat_part, embed, read_jsonl, sample
+from tests.analysis.findings_data import banking_train_eval, embed, read_jsonl
 from tests.conftest import shared_data
 from workbench.analysis.graph import build_graph
 from workbench.analysis.leakage import KIND_ORDER, KIND_TEXT, find_leakage, pair_overlap
@@ -17,11 +17,7 @@ from workbench.analysis.textnorm import normalise
 
 @pytest.fixture(scope="module")
 def banking(tmp_path_factory):
-    train, ev = sample("train_banking_chat.jsonl"), sample("eval_banking_chat.jsonl")
-    prompts = [chat_part(r, "user") for r in train + ev]
-    responses = [chat_part(r, "assistant") for r in train + ev]
-    roles = np.array(["train"] * len(train) + ["eval"] * len(ev), dtype=object)
-    return prompts, responses, roles, embed(tmp_path_factory, prompts)
+    return banking_train_eval(tmp_path_factory)
 
 
 def test_natural_banking_leaks_are_found_with_their_training_match(banking):
