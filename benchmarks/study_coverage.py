@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -77,18 +76,9 @@ def named(gaps, labels, missing, top=15) -> int:
 
 
 def old_module():
-    src = subprocess.run(["git", "show", f"{BASELINE_REV}:workbench/analysis/coverage.py"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
-    import importlib.util
-    import tempfile
+    from git_baseline import module_at
 
-    path = Path(tempfile.mkdtemp()) / "coverage_baseline.py"
-    path.write_text(src, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("coverage_baseline", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["coverage_baseline"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return module_at(BASELINE_REV, "workbench/analysis/coverage.py", "coverage_baseline")
 
 
 def run_case(dataset, seed, vec_of, old):

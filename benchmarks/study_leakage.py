@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -148,18 +147,9 @@ def build_case(dataset: str, seed: int):
 
 
 def old_module():
-    import importlib.util
-    import tempfile
+    from git_baseline import module_at
 
-    src = subprocess.run(["git", "show", f"{BASELINE_REV}:workbench/analysis/leakage.py"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
-    path = Path(tempfile.mkdtemp()) / "leakage_baseline.py"
-    path.write_text(src, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("leakage_baseline", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["leakage_baseline"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return module_at(BASELINE_REV, "workbench/analysis/leakage.py", "leakage_baseline")
 
 
 def score(leak, truth, n_train, n_natural, prompts):
