@@ -104,7 +104,7 @@ def child_workbench(path: str, out_dir: str) -> dict:
     holding the file as its one training source, its workspace, a snapshot, ``run_export``) in
     each format."""
     sys.path.insert(0, str(ROOT))
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
     from workbench.curate.export import ExportOptions, run_export
     from workbench.io.readers import read_source
     from workbench.project import Project

@@ -10,7 +10,7 @@ from tests.analysis.findings_data import chat_part, read_jsonl, sample
 from tests.conftest import shared_data
 from workbench.analysis.flags import FLAG_DEFINITIONS, quality_flags
 from workbench.core.errors import AnalysisError
-from workbench.io.model import Turn
+from workbench.io.source_data import Turn
 
 
 def _columns(records):

@@ -65,7 +65,7 @@ def test_parameters_defaults_then_settings_then_overrides(tmp_path):
 
 
 def test_same_named_sources_keep_their_identity_and_the_export_removes_the_right_record(tmp_path, warm_home):
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
     from workbench.curate.export import ExportOptions, run_export
     from workbench.project.journal import Reject
 

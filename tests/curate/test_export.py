@@ -17,7 +17,7 @@ from tests.curate.conftest import SCRIPT
 from workbench.analysis.textnorm import normalise
 from workbench.core.errors import Cancelled, ExportError
 from workbench.core.progress import CancelToken
-from workbench.curate.context import CurationSnapshot
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.curate.export import ExportOptions, run_export
 from workbench.io.formats import dumps_record
 
@@ -237,7 +237,7 @@ def test_cancelled_or_failing_export_leaves_the_previous_one_intact(session, tmp
         run_export(snap, ExportOptions(out, report=True), progress=progress, cancel=token)
     assert _read_all(out) == before and _siblings(out) == []  # same files, same bytes, nothing left beside
 
-    import workbench.curate.records as records
+    import workbench.curate.export_records as records
 
     calls = [0]
     real = records.source_line

@@ -10,7 +10,7 @@ import pytest
 
 from tests.curate.conftest import SCRIPT
 from tests.curate.helpers import embed
-from workbench.curate.context import CurationSnapshot
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.curate.export import ExportOptions, run_export
 from workbench.curate.rebalance import plan_project_rebalance
 

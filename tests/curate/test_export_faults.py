@@ -80,7 +80,7 @@ def child_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--kill-at", type=int, default=0)
     args = ap.parse_args(argv)
     from workbench.core.errors import ExportError
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
     from workbench.curate.export import ExportOptions, run_export
     from workbench.project import Project
 
@@ -274,7 +274,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from tests.curate.test_export_faults import OPTIONS, export_state, leftovers
 from workbench.core.errors import ExportError
-from workbench.curate.context import CurationSnapshot
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.curate.export import ExportOptions, run_export
 from workbench.project import Project
 

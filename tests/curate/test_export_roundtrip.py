@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import real_jsonl_files
-from workbench.curate.context import CurationSnapshot
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.curate.export import ExportOptions, run_export
 from workbench.io.readers import read_source
 from workbench.project import Project

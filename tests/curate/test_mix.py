@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import shared_data
 from tests.curate.helpers import embed, text_vectors
 from workbench.core.errors import InputError, WorkbenchError
-from workbench.curate.context import CurationSnapshot
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.curate.export import ExportOptions, run_export
 from workbench.curate.mix import MixSpec
 

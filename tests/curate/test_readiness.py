@@ -10,7 +10,7 @@ import pytest
 from tests.analysis.realdata import analysis_home
 from tests.project.helpers import analysed_project
 from workbench.curate import actions, readiness, resolve
-from workbench.curate.context import CurationSnapshot
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.project import Project
 
 

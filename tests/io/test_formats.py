@@ -15,7 +15,7 @@ from workbench.io.formats import (
     normalise,
     to_chat,
 )
-from workbench.io.model import Turn
+from workbench.io.source_data import Turn
 
 CHAT = {
     "messages": [

@@ -9,7 +9,7 @@ from tests.conftest import SAMPLE
 from tests.project.helpers import make_project, ws_view
 from workbench.core.errors import ProjectError
 from workbench.io.formats import from_chat
-from workbench.io.model import Turn
+from workbench.io.source_data import Turn
 from workbench.project import Project
 from workbench.project.journal import AddExample, Batch, Edit, Note, Reject, Restore, SetWeight, Tag
 

@@ -18,7 +18,7 @@ SHOW_ERRORS = 20
 
 
 def register(subparsers) -> None:
-    from workbench.io.model import ROLES, SCHEMAS
+    from workbench.io.source_data import ROLES, SCHEMAS
 
     p = subparsers.add_parser(
         "add",

@@ -70,7 +70,7 @@ def _embed_fn(encoder):
 def verdict_for(project, ws=None, *, use_model: bool = True, progress=None):
     """The readiness verdict of an open project as it is now (stored analysis, journal applied)."""
     from workbench.analysis import project_analysis as pa
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
     from workbench.curate.readiness import assess
 
     ws = ws if ws is not None else project.load(progress=progress)
@@ -91,7 +91,7 @@ def verdict_for(project, ws=None, *, use_model: bool = True, progress=None):
 def leaked_selection(project, ws, analysis, *, include_rejected: bool = False, progress=None):
     """``workbench reject --leaked``'s selection (:func:`workbench.curate.readiness.leaked_selection`)
     with the embedding tests when the model is at hand."""
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
     from workbench.curate.readiness import leaked_selection as select
 
     encoder = _encoder(project, progress)

@@ -32,7 +32,7 @@ def _cluster(text: str) -> int:
 
 
 def _selection_args(p: argparse.ArgumentParser, verb: str) -> None:
-    from workbench.io.model import ROLES
+    from workbench.io.source_data import ROLES
 
     p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
     sel = p.add_mutually_exclusive_group(required=True)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from workbench.core.errors import InputError, WorkbenchError
-from workbench.io.model import SCHEMAS, UNITS
+from workbench.io.source_data import SCHEMAS, UNITS
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "int8", "fp32", "fp16")

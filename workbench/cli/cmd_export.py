@@ -125,7 +125,7 @@ def _analysis(project, ws, args, encoder, embed, bar):
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.progressbar import ProgressBar
     from workbench.core.errors import WorkbenchError
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
     from workbench.curate.export import ExportOptions, run_export
     from workbench.curate.mix import MixSpec
     from workbench.project import Project
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _rebalance(project, ws, result, embed, args, bar) -> dict:
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
     from workbench.curate.rebalance import plan_project_rebalance
 
     snap = CurationSnapshot.capture(project, result, embed=embed)

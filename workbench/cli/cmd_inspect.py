@@ -15,7 +15,7 @@ from typing import Any
 
 from workbench.cli import argtypes
 from workbench.core.errors import InputError, WorkbenchError
-from workbench.io.model import SCHEMAS, UNITS, SourceData
+from workbench.io.source_data import SCHEMAS, UNITS, SourceData
 
 DEFAULT_MAX_ERRORS = 50
 DISTINCT_CAP = 1000  # distinct values counted per extra field (more shows as ">1000")

@@ -51,10 +51,10 @@ import numpy as np
 
 from workbench.core.errors import ExportError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
-from workbench.curate.context import CurationSnapshot
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.curate.mix import MixPick, MixSpec, plan_mix
 from workbench.curate.destination import MANIFEST, prepare
-from workbench.curate.outputs import layout, write_jsonl, write_parquet
+from workbench.curate.export_files import layout, write_jsonl, write_parquet
 from workbench.curate.split import SplitPlan, eval_leakage, plan_split
 
 FORMATS = ("source", "chat", "parquet")

@@ -38,7 +38,7 @@ import numpy as np
 
 from workbench import __version__
 from workbench.core.errors import ExportError
-from workbench.io.model import ROLES
+from workbench.io.source_data import ROLES
 
 FORMAT_VERSION = 1
 

@@ -31,7 +31,7 @@ import numpy as np
 from workbench.core.errors import InputError, WorkbenchError
 from workbench.core.progress import ensure
 from workbench.curate.sampling import diverse_order
-from workbench.io.model import SourceData
+from workbench.io.source_data import SourceData
 
 
 @dataclass(frozen=True)

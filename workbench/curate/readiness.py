@@ -1,6 +1,6 @@
 """Ready to fine-tune? The readiness verdict, computed from the analysis and the journal.
 
-One function, :func:`assess`, turns a :class:`~workbench.curate.context.CurationSnapshot` (the
+One function, :func:`assess`, turns a :class:`~workbench.curate.snapshot.CurationSnapshot` (the
 project's rows with every curation step applied, plus its aligned analysis) into a
 :class:`Verdict`: a list of :class:`Check` results, each with its count, why it matters for
 fine-tuning, the one command that fixes it and the app action that does the same. The CLI

@@ -400,10 +400,10 @@ def plan_project_rebalance(
 ) -> RebalancePlan:
     """Plan a rebalance of a project's active training examples (the Rebalance dialog's and
     ``workbench export --rebalance``'s entry point). ``snap`` is a
-    :class:`~workbench.curate.context.CurationSnapshot` with an analysis; vectors come from its
+    :class:`~workbench.curate.snapshot.CurationSnapshot` with an analysis; vectors come from its
     ``embed`` function when given, else from the map coordinates. Row numbers in the plan are
     workspace rows: apply with ``project.apply(plan.to_batch(ws.example_id))``."""
-    from workbench.curate.context import require_analysis
+    from workbench.curate.snapshot import require_analysis
 
     view = require_analysis(snap, "Rebalancing")
     rows = snap.rows_with_role("train")

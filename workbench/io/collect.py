@@ -4,7 +4,7 @@ A reader feeds :class:`Collector` one item per record in file order: ``add(line,
 parsed value or ``error(line, reason)`` for a line that could not be parsed. The collector detects
 the schema from the first :data:`~workbench.io.schemas.DETECT_SAMPLE` objects (or resolves the one
 the user gave), validates *every* record against it, and fills the columns of
-:class:`~workbench.io.model.SourceData`. Until the schema is known, items wait in order, so errors
+:class:`~workbench.io.source_data.SourceData`. Until the schema is known, items wait in order, so errors
 come out sorted by line and strict mode stops at the first bad line of the file.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.errors import InputError, StrictModeError
-from workbench.io.model import DEFAULT_UNIT, SCHEMAS, UNITS, LoadError, SourceData
+from workbench.io.source_data import DEFAULT_UNIT, SCHEMAS, UNITS, LoadError, SourceData
 from workbench.io.schemas import (
     DETECT_SAMPLE,
     MAPPING_KEYS,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from workbench.io.model import DEFAULT_UNIT, Normalised, Turn
+from workbench.io.source_data import DEFAULT_UNIT, Normalised, Turn
 from workbench.io.schemas import (
     _OWNED,
     CHAT_ROLE_MAP,

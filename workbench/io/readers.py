@@ -1,4 +1,4 @@
-"""Streaming readers: one file -> :class:`~workbench.io.model.SourceData`, every line loaded or reported.
+"""Streaming readers: one file -> :class:`~workbench.io.source_data.SourceData`, every line loaded or reported.
 
 Containers, chosen by content and extension:
 
@@ -17,7 +17,7 @@ chat file): the records of the minority format are reported, each with its line 
 naming both formats, rather than loaded: such a file would also fail in a fine-tuning trainer, and
 a curator fixes it by loading each part as its own source (or forcing ``schema``).
 
-Per-line problems become :class:`~workbench.io.model.LoadError` (file, 1-based line, reason):
+Per-line problems become :class:`~workbench.io.source_data.LoadError` (file, 1-based line, reason):
 invalid JSON, invalid UTF-8, wrong type (not an object), missing field, unknown role, empty
 conversation, no user turn, a record of another schema than the file's, line too large (more than
 ``max_line_bytes``, default :data:`MAX_LINE_BYTES` = 16 MiB), a value no later step can hold
@@ -44,7 +44,7 @@ import orjson
 from workbench.core.errors import InputError
 from workbench.core.progress import CancelToken, ProgressFn, ensure, throttled
 from workbench.io.collect import Collector
-from workbench.io.model import DEFAULT_UNIT, SourceData
+from workbench.io.source_data import DEFAULT_UNIT, SourceData
 from workbench.io.source_file import SourceFile
 from workbench.io.values import MAX_DEPTH, needs_check, value_problem
 

@@ -47,7 +47,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from workbench.io.model import DEFAULT_UNIT, SCHEMAS, UNITS
+from workbench.io.source_data import DEFAULT_UNIT, SCHEMAS, UNITS
 
 SCHEMA_TITLES = {
     "chat": "OpenAI chat",

@@ -26,7 +26,7 @@ from typing import Any
 from workbench.core.errors import InputError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 from workbench.io.collect import Collector
-from workbench.io.model import DEFAULT_UNIT, SourceData
+from workbench.io.source_data import DEFAULT_UNIT, SourceData
 from workbench.io.source_file import SourceFile
 from workbench.io.values import MAX_DEPTH, value_problem
 

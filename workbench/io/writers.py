@@ -6,7 +6,7 @@ can leave its temporary ``.NAME.*.part`` file beside the target; it is never mis
 * :func:`atomic_writer`: :func:`workbench.core.atomic.atomic_write` with failures as :class:`ExportError`.
 * :func:`write_parquet`: a table (columns whose values mix types are stored as JSON text).
 
-The export's own files are written by :mod:`workbench.curate.outputs`; these two serve the
+The export's own files are written by :mod:`workbench.curate.export_files`; these two serve the
 analysis results, the embedding command's output and the app's settings file.
 """
 

@@ -6,8 +6,7 @@ Public API::
     from workbench.project.journal import Reject, Restore, Edit, AddExample, Tag, Untag, SetWeight, Note, Batch
 
 See :mod:`workbench.project.project` (Project), :mod:`workbench.project.journal` (the op kinds —
-each with its validation, apply and inverse —, entry checksums and replay; ``project.ops`` is a
-short alias), :mod:`workbench.project.curation_state` (CurationState, Change), :mod:`workbench.project.project_file`
+each with its validation, apply and inverse —, entry checksums and replay), :mod:`workbench.project.curation_state` (CurationState, Change), :mod:`workbench.project.project_file`
 (file format, locking) and :mod:`workbench.project.workspace` (Workspace).
 """
 

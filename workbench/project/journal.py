@@ -549,7 +549,7 @@ class AddExample(Op):
     def __post_init__(self):
         if not isinstance(self.record, dict):
             raise ProjectError("An added record must be a JSON object (dict).")
-        from workbench.io.model import ROLES, SCHEMAS
+        from workbench.io.source_data import ROLES, SCHEMAS
 
         if self.schema not in SCHEMAS:
             raise ProjectError(f"Unknown schema {self.schema!r}; expected one of {', '.join(SCHEMAS)}.")

@@ -31,7 +31,7 @@ from typing import Any
 
 from workbench.core.errors import InputError, ProjectError, SourceChangedError
 from workbench.core.hashing import file_sha256
-from workbench.io.model import DEFAULT_UNIT, ROLES, SCHEMAS, UNITS
+from workbench.io.source_data import DEFAULT_UNIT, ROLES, SCHEMAS, UNITS
 from workbench.project import journal as _journal
 from workbench.project.journal import Op
 from workbench.project.curation_state import Change, CurationState

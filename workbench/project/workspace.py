@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from workbench.io.model import SourceData, Turn
+from workbench.io.source_data import SourceData, Turn
 from workbench.project.journal import ADDED_SOURCE_ID, ADDED_SOURCE_NAME, ExampleId
 from workbench.project.curation_state import Change
 from workbench.project.project_file import SourceInfo

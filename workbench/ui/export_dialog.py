@@ -31,7 +31,7 @@ def embed_fn(session):
 
 
 def snapshot(session):
-    from workbench.curate.context import CurationSnapshot
+    from workbench.curate.snapshot import CurationSnapshot
 
     # the session's aligned analysis is reused as is (no re-alignment on the GUI thread)
     return CurationSnapshot.capture(session.project, session.analysis, embed=embed_fn(session), workspace=session.ws)

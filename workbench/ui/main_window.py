@@ -1,6 +1,6 @@
 """The main window: map in the middle, table below, example on the right, findings on the left.
 
-It only wires views to the :class:`~workbench.ui.session.Session`; it owns no data. Menus and
+It only wires views to the :class:`~workbench.ui.window_model.WindowModel`; it owns no data. Menus and
 the toolbar are built in :mod:`workbench.ui.actions`; the status bar in
 :mod:`workbench.ui.status`.
 """
@@ -17,7 +17,7 @@ from workbench.ui import colouring, theme, ui_settings
 from workbench.ui.dialogs import LoadProblemsDialog, show_error
 from workbench.ui.example_panel import ExamplePanel
 from workbench.ui.map_view import MapView
-from workbench.ui.session import Session
+from workbench.ui.window_model import WindowModel
 from workbench.ui.status import StatusBar
 from workbench.ui.table_view import ExamplesTable
 from workbench.ui.welcome import WelcomePane
@@ -69,7 +69,7 @@ def cluster_label_positions(a, min_size: int = 5) -> list[tuple[float, float, st
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, session: Session | None = None):
+    def __init__(self, session: WindowModel | None = None):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Curation Workbench")
@@ -79,7 +79,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCorner(QtCore.Qt.BottomLeftCorner, QtCore.Qt.LeftDockWidgetArea)
         self.setCorner(QtCore.Qt.BottomRightCorner, QtCore.Qt.RightDockWidgetArea)
         self.setTabPosition(QtCore.Qt.LeftDockWidgetArea, QtWidgets.QTabWidget.West)
-        self.session = session or Session(parent=self)
+        self.session = session or WindowModel(parent=self)
         self.colour_key = ui_settings.get("colour_by", "cluster")
         self._build_views()
         from workbench.ui import actions

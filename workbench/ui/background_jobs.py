@@ -2,7 +2,7 @@
 
 Each takes an immutable snapshot of what it reads (never the live workspace the GUI thread keeps
 changing) plus ``progress``/``cancel`` (the runner protocol) and returns a value;
-:mod:`workbench.ui.workers` runs them off the GUI thread and hands the answer back with the data
+:mod:`workbench.ui.executors` runs them off the GUI thread and hands the answer back with the data
 revision it was submitted at, so the session drops answers about data that has changed since.
 
 Everything about *how* a project is analysed — the embedding rule, the parameters, the results

@@ -1,8 +1,8 @@
 """The window's model: the open project, its workspace, vectors, the analysis and the selection.
 
-Views never talk to the core directly for changes: they call :meth:`Session.apply` (which goes
+Views never talk to the core directly for changes: they call :meth:`WindowModel.apply` (which goes
 through :meth:`Project.apply`, durable before it returns) and redraw on the signals. Long work
-goes through the executors of :class:`~workbench.ui.workers.JobCenter`.
+goes through the executors of :class:`~workbench.ui.executors.JobCenter`.
 
 Snapshots and revisions: every background job gets an immutable snapshot taken on the GUI
 thread (:class:`~workbench.analysis.project_analysis.AnalysisData` for the analysis and vectors,
@@ -29,16 +29,16 @@ from PySide6 import QtCore
 
 from workbench.analysis.aligned import AlignedAnalysis
 from workbench.core.errors import WorkbenchError
-from workbench.ui.jobs import analyse_job, load_job, open_stored_job
+from workbench.ui.background_jobs import analyse_job, load_job, open_stored_job
 from workbench.ui.selection import SelectionModel
-from workbench.ui.workers import JobCenter
+from workbench.ui.executors import JobCenter
 
 log = logging.getLogger(__name__)
 
 CONTENT_KINDS = ("edited", "added", "removed")
 
 
-class Session(QtCore.QObject):
+class WindowModel(QtCore.QObject):
     """Everything one window shows, and the only way the window changes the project."""
 
     sig_project = QtCore.Signal()  # a project was opened or closed
@@ -334,7 +334,7 @@ class Session(QtCore.QObject):
             self._after_vectors.append(then)
         if not self.jobs["embed"].busy:
             from workbench.analysis import project_analysis as pa
-            from workbench.ui.jobs import vectors_job
+            from workbench.ui.background_jobs import vectors_job
 
             self.jobs["embed"].submit(vectors_job, pa.AnalysisData.capture(self.ws), pa.project_model(self.project),
                                       self.project.settings.get(pa.DEVICE_SETTING, "auto"), self.encoder,
@@ -363,7 +363,7 @@ class Session(QtCore.QObject):
         if row is not None:
             callback(pv @ pv[row])
             return
-        from workbench.ui.jobs import query_job
+        from workbench.ui.background_jobs import query_job
 
         self._query_callback = callback
         self.jobs["search"].submit(query_job, text, self.encoder, self.project.settings.get("model", None),

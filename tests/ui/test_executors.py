@@ -25,7 +25,7 @@ def runner(n_batches, *, progress=None, cancel=None, gate: threading.Event | Non
 
 
 def test_result_and_progress(qtbot):
-    from workbench.ui.workers import Executor
+    from workbench.ui.executors import Executor
 
     ex = Executor("test")
     seen = []
@@ -40,7 +40,7 @@ def test_result_and_progress(qtbot):
 
 
 def test_cancel_stops_the_runner_quietly(qtbot):
-    from workbench.ui.workers import Executor
+    from workbench.ui.executors import Executor
 
     ex = Executor("test")
     gate = threading.Event()
@@ -56,7 +56,7 @@ def test_cancel_stops_the_runner_quietly(qtbot):
 
 
 def test_newer_request_supersedes_older(qtbot):
-    from workbench.ui.workers import Executor
+    from workbench.ui.executors import Executor
 
     ex = Executor("test")
     gate = threading.Event()
@@ -74,7 +74,7 @@ def test_newer_request_supersedes_older(qtbot):
 
 
 def test_failure_is_reported_once_with_traceback(qtbot):
-    from workbench.ui.workers import Executor
+    from workbench.ui.executors import Executor
 
     def broken(*, progress=None, cancel=None):
         raise WorkbenchError("The file is not a dataset.")
@@ -91,7 +91,7 @@ def test_event_loop_keeps_running_during_a_job(qtbot):
     """Timers fire on the GUI thread while the worker is busy."""
     from PySide6 import QtCore
 
-    from workbench.ui.workers import Executor
+    from workbench.ui.executors import Executor
 
     ex = Executor("test")
     gate = threading.Event()
@@ -109,7 +109,7 @@ def test_event_loop_keeps_running_during_a_job(qtbot):
 
 
 def test_job_center_reports_running_jobs_and_cancels(qtbot):
-    from workbench.ui.workers import JobCenter
+    from workbench.ui.executors import JobCenter
 
     jc = JobCenter()
     gate = threading.Event()

@@ -25,7 +25,7 @@ import numpy as np
 
 from workbench.analysis.aligned import AlignedAnalysis, row_keys, row_labels
 from workbench.core.errors import WorkbenchError
-from workbench.io.model import SourceData
+from workbench.io.source_data import SourceData
 
 #: ``embed(texts, progress, cancel) -> (n, d) float32`` L2-normalised: how plans get vectors.
 EmbedFn = Callable[..., np.ndarray]

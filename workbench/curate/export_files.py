@@ -1,7 +1,7 @@
 """Output files of an export: which row goes to which file, and writing them (JSONL, Parquet).
 
 See :mod:`workbench.curate.export` for the file names and what each format holds; the
-per-record serialisation lives in :mod:`workbench.curate.records`.
+per-record serialisation lives in :mod:`workbench.curate.export_records`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from workbench.core.errors import ExportError
-from workbench.curate import records as rec
-from workbench.curate.context import CurationSnapshot
+from workbench.curate import export_records as rec
+from workbench.curate.snapshot import CurationSnapshot
 from workbench.curate.mix import MixPick
 
 BATCH = 5000  # lines per write (and per progress/cancel check)
