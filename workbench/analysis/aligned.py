@@ -116,8 +116,11 @@ class AlignedAnalysis:
     ``source_id`` and ``line``), ``summary``, ``revision`` and ``params``.
     """
 
-    def __init__(self, result: Any, source_id: Sequence[int], line: Sequence[int], role: Sequence[str]):
+    def __init__(self, result: Any, source_id: Sequence[int], line: Sequence[int], role: Sequence[str],
+                 cluster_edits: Sequence[Any] = ()):
         self.result = result
+        self.row_ids = (np.asarray(source_id), np.asarray(line))  # each row's (source_id, line)
+        self.cluster_edits = tuple(cluster_edits or ())
         df = result.examples
         self.summary: dict[str, Any] = dict(getattr(result, "summary", {}) or {})
         self.revision = str(getattr(result, "revision", ""))
@@ -159,6 +162,9 @@ class AlignedAnalysis:
             if name in df.columns:
                 self.extra_columns[name] = self._spread(_float(df, name).astype(np.float64), np.nan)
         self._build_findings()
+        self.cluster_of_analysis = self.cluster  # the analysis' own ids (before the curator's edits)
+        if self.cluster_edits:
+            self._apply_cluster_edits()
 
     # -- alignment -----------------------------------------------------------------------------
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
@@ -207,7 +213,93 @@ class AlignedAnalysis:
 
     def resized(self, source_id: Sequence[int], line: Sequence[int], role: Sequence[str]) -> "AlignedAnalysis":
         """The same result aligned to other rows (e.g. after examples were added)."""
-        return AlignedAnalysis(self.result, source_id, line, role)
+        return AlignedAnalysis(self.result, source_id, line, role, self.cluster_edits)
+
+    def with_cluster_edits(self, edits: Sequence[Any]) -> "AlignedAnalysis":
+        """The same result and rows with the curator's cluster names and merges ``edits`` (a
+        project state's ``cluster_edits``); ``self`` when they are the ones already applied."""
+        if tuple(edits or ()) == self.cluster_edits:
+            return self
+        return AlignedAnalysis(self.result, self.row_ids[0], self.row_ids[1], self._roles, edits)
+
+    # -- the curator's cluster names and merges ---------------------------------------------
+    def resolve_cluster(self, cid: int, sample: Sequence[Any] = (), revision: str = "") -> int:
+        """The analysis' cluster id today of a cluster the curator saw as ``cid`` in analysis
+        ``revision``: the same id while the analysis is the same one; after a re-analysis, the
+        cluster now holding most of its recorded member ``sample`` (``(source_id, line)``
+        pairs), or -1 when none of them is in a cluster any more."""
+        if not revision or revision == self.revision or not len(sample):
+            return int(cid) if int(cid) in self.analysis_labels else -1
+        rows = self.rows(sample)
+        own = self.cluster_of_analysis[rows] if len(rows) else np.zeros(0, np.int64)
+        own = own[own >= 0]
+        if not len(own):
+            return -1
+        ids, counts = np.unique(own, return_counts=True)
+        return int(ids[np.argmax(counts)])
+
+    def _apply_cluster_edits(self) -> None:
+        """Apply the curator's names and merges: a merged cluster takes one id (the first one
+        named) for all its members, in :attr:`cluster`, :attr:`clusters` and every label."""
+        into: dict[int, int] = {}
+        names: dict[int, str] = {}
+
+        def root(c: int) -> int:
+            seen = set()
+            while c in into and c not in seen:
+                seen.add(c)
+                c = into[c]
+            return c
+
+        for e in self.cluster_edits:
+            samples = e.samples or [()] * len(e.clusters)
+            ids = [self.resolve_cluster(c, s, e.revision) for c, s in zip(e.clusters, samples)]
+            if ids[0] < 0:
+                continue
+            target = root(ids[0])
+            for c in ids[1:] if e.merge else ():
+                c = root(c) if c >= 0 else c
+                if c >= 0 and c != target:
+                    into[c] = target
+                    names.pop(c, None)
+            if e.name:
+                names[target] = e.name
+        if not into and not names:
+            return
+        mapping = {c: root(c) for c in into}
+        cl = self.cluster.copy()
+        for c, t in mapping.items():
+            cl[self.cluster_of_analysis == c] = t
+        self.cluster = cl
+        self.curator_names = names
+        self.merged_into = mapping
+        for c in list(self.cluster_labels):
+            t = mapping.get(c, c)
+            self.cluster_labels[c] = names.get(t) or self.analysis_labels.get(t, f"cluster {t}")
+        merged: dict[int, Finding] = {}
+        for f in self.clusters:
+            cid = int(f.data.get("id", f.data.get("cluster", -1)))
+            t = mapping.get(cid, cid)
+            if t not in merged:
+                base = next((g for g in self.clusters if int(g.data.get("id", g.data.get("cluster", -1))) == t), f)
+                data = dict(base.data)
+                if t != cid or any(v == t for v in mapping.values()):
+                    data["merged_from"] = sorted([t] + [c for c, v in mapping.items() if v == t])
+                    members = cl == t
+                    data["size"] = int(members.sum())
+                    kinds, counts = np.unique(self._roles[members].astype(str), return_counts=True)
+                    data["roles"] = {str(k): int(n) for k, n in zip(kinds, counts)}
+                if t in names:
+                    data["curator_name"] = names[t]
+                merged[t] = Finding(self.cluster_labels.get(t, f"cluster {t}"), np.flatnonzero(cl == t), data)
+        self.clusters = list(merged.values())
+        for g in self.gaps + self.unreached:
+            c = g.data.get("cluster")
+            if c is not None and int(c) in self.cluster_labels:
+                old = self.analysis_labels.get(int(c), "")
+                new = self.cluster_labels[int(c)]
+                if old and old != new and old in g.title:
+                    g.title = g.title.replace(old, new)
 
     # -- findings ------------------------------------------------------------------------------
     def _section(self, key: str) -> dict[str, Any]:
@@ -216,6 +308,9 @@ class AlignedAnalysis:
 
     def _build_findings(self) -> None:
         self.cluster_labels: dict[int, str] = {}
+        self.analysis_labels: dict[int, str] = {}  # the analysis' own labels (before curator names)
+        self.curator_names: dict[int, str] = {}  # cluster id -> the curator's name
+        self.merged_into: dict[int, int] = {}  # merged cluster id -> the id it joined
         self.clusters: list[Finding] = []
         for item in self.summary.get("clusters", []) or []:
             if not isinstance(item, dict):
@@ -223,6 +318,7 @@ class AlignedAnalysis:
             cid = int(item.get("id", item.get("cluster", -1)))
             label = str(item.get("label") or f"cluster {cid}")
             self.cluster_labels[cid] = label
+            self.analysis_labels[cid] = label
             self.clusters.append(Finding(label, np.flatnonzero(self.cluster == cid), dict(item)))
         self.duplicates = self._groups()
         self.conflicts: list[Finding] = []

@@ -23,7 +23,7 @@ from workbench import __version__
 from workbench.core.errors import Cancelled, WorkbenchError
 
 # Order = order in --help. cmd_curate adds several commands (its COMMANDS: reject, restore, ...).
-COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "check", "export", "eval_set", "drift", "demo", "curate"]
+COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "check", "export", "eval_set", "drift", "demo", "curate", "cluster"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -356,4 +356,4 @@ def stored_analysis(project, ws) -> Any | None:
     result = load_stored(project)
     if result is None:
         return None
-    return AlignedAnalysis(result, ws.source_id, ws.line, ws.role)
+    return AlignedAnalysis(result, ws.source_id, ws.line, ws.role, project.state.cluster_edits)

@@ -81,6 +81,8 @@ class CurationSnapshot:
             view = analysis.resized(ws.source_id, ws.line, ws.role)
         else:
             view = AlignedAnalysis(analysis, ws.source_id, ws.line, ws.role) if analysis is not None else None
+        if view is not None:  # the curator's cluster names and merges, as the project has them now
+            view = view.with_cluster_edits(state.cluster_edits)
         return cls(
             project_path=Path(project.path),
             project_revision=int(project.revision),

@@ -916,6 +916,81 @@ class EvalMark(Op):
         return _one_or_batch(ops or [EvalMark((), "", "undo")], f"Undo {self.label}")
 
 
+#: at most this many member examples are recorded per cluster in a :class:`ClusterEdit` (enough
+#: to find the cluster again by majority after a re-analysis renumbered the clusters)
+CLUSTER_SAMPLE = 200
+
+
+@dataclass(frozen=True)
+class ClusterEdit(Op):
+    """The curator's name for a cluster (``merge=False``: ``clusters`` is one id) or a merge
+    (``merge=True``: ``clusters[1:]`` join ``clusters[0]``, which gets ``name`` if given).
+
+    Cluster ids are those of the analysis ``revision`` the curator saw; ``samples`` holds up to
+    :data:`CLUSTER_SAMPLE` member examples of each cluster, so that after a re-analysis that
+    renumbered the clusters the edit applies to the new cluster holding most of them
+    (:meth:`workbench.analysis.aligned.AlignedAnalysis` does that). Stored in
+    ``state.cluster_edits`` in order; ``undo=True`` is the inverse (takes the newest equal
+    edit back)."""
+
+    kind: ClassVar[str] = "cluster"
+    clusters: tuple[int, ...]
+    name: str | None = None
+    merge: bool = False
+    revision: str = ""
+    samples: tuple[tuple[ExampleId, ...], ...] = ()
+    undo: bool = False
+
+    def __post_init__(self):
+        try:
+            clusters = tuple(int(c) for c in self.clusters)
+        except (TypeError, ValueError) as exc:
+            raise ProjectError(f"Cluster ids are numbers, not {self.clusters!r}.") from exc
+        if not clusters or len(set(clusters)) != len(clusters) or min(clusters) < 0:
+            raise ProjectError(f"Name distinct cluster ids (>= 0), not {list(clusters)}.")
+        object.__setattr__(self, "clusters", clusters)
+        if self.merge and len(clusters) < 2:
+            raise ProjectError("A merge joins at least two clusters.")
+        if not self.merge and len(clusters) != 1:
+            raise ProjectError("A rename names one cluster.")
+        if self.name is not None:
+            name = " ".join(str(self.name).split())
+            if not name and not self.merge:
+                raise ProjectError("A cluster's name is not empty.")
+            object.__setattr__(self, "name", name or None)
+        object.__setattr__(self, "merge", bool(self.merge))
+        object.__setattr__(self, "undo", bool(self.undo))
+        object.__setattr__(self, "revision", str(self.revision or ""))
+        samples = tuple(_norm_ids(s) for s in (self.samples or ()))
+        if samples and len(samples) != len(clusters):
+            raise ProjectError(f"A cluster edit has {len(samples)} member samples for {len(clusters)} clusters.")
+        object.__setattr__(self, "samples", samples)
+
+    @property
+    def label(self) -> str:
+        named = f" as '{self.name}'" if self.name else ""
+        if self.merge:
+            text = f"Merge clusters {', '.join(map(str, self.clusters[1:]))} into {self.clusters[0]}{named}"
+        else:
+            text = f"Name cluster {self.clusters[0]} '{self.name}'"
+        return f"Undo {text[0].lower()}{text[1:]}" if self.undo else text
+
+    def apply(self, state, col) -> Op:
+        edits = state.cluster_edits
+        if not self.undo:
+            edits.append(self)
+        else:
+            plain = self.resolved(undo=False)
+            for k in range(len(edits) - 1, -1, -1):
+                if edits[k] == plain:
+                    del edits[k]
+                    break
+        return self  # no example changes: the aligned analysis reads state.cluster_edits
+
+    def inverse(self) -> Op:
+        return self.resolved(undo=not self.undo)
+
+
 @dataclass(frozen=True)
 class Batch(Op):
     """Several ops applied in order as ONE undoable step (e.g. "Reject all but keeper in 12
