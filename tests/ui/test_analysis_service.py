@@ -97,3 +97,45 @@ def test_a_background_answer_about_older_data_is_dropped(qtbot, window, tmp_path
     with qtbot.waitSignal(s.sig_vectors, timeout=300_000):
         assert not s.ensure_vectors()
     assert s.vectors is not None and len(s.vectors[0]) == s.ws.n
+
+
+def test_the_window_analyses_in_a_child_process_that_reports_progress_and_cancel_kills(qtbot, window, tmp_path,
+                                                                                      caplog):
+    """The window's analysis runs in a child process (its native code never holds the GUI's GIL):
+    progress arrives from it, Cancel terminates it and leaves no result behind, and a full run
+    shows a current analysis."""
+    import psutil
+
+    from workbench.analysis import project_analysis as pa
+    from workbench.analysis.child_process import MODULE
+    from workbench.analysis.results_store import read_cache_meta
+
+    win, s = window, window.session
+    open_files(qtbot, win, write_twin_files(tmp_path / "data"), tmp_path / "twin.wbproj")
+    s.jobs.wait_all(120_000)
+    me = psutil.Process()
+
+    def child():
+        for c in me.children(recursive=True):
+            try:
+                if MODULE in " ".join(c.cmdline()):
+                    return c
+            except psutil.Error:
+                continue
+        return None
+
+    phases, seen = [], []
+    ex = s.jobs["analyse"]
+    ex.sig_progress.connect(lambda info: (phases.append(info.phase), seen.append(child())))
+    s.run_analysis()
+    qtbot.waitUntil(lambda: any(seen), timeout=120_000)
+    proc = next(c for c in seen if c)
+    with qtbot.waitSignal(ex.sig_cancelled, timeout=30_000):
+        ex.cancel()
+    assert not proc.is_running() and child() is None  # terminated and reaped
+    assert read_cache_meta(pa.results_dir(s.project)) is None and s.analysis is None
+
+    phases.clear()
+    analyse(qtbot, win)
+    assert not s.analysis_stale and any(p.startswith("Embedding") for p in phases)
+    assert "not those of the window's snapshot" not in caplog.text  # the child's result was used

@@ -120,3 +120,29 @@ def test_job_center_reports_running_jobs_and_cancels(qtbot):
         jc.cancel_all()
         gate.set()
     assert jc.running() == []
+
+
+def test_analysis_child_process_reports_progress_its_result_and_a_clear_error(tmp_path):
+    """The analysis child (the CLI's core on the project file, read-only, while this process holds
+    the project open for writing) reports progress as JSON lines and ends with the cache key of
+    the results it wrote; a project it cannot open comes back as a clear message."""
+    from tests.analysis.twin_project import make_twin_project
+    from workbench.analysis import project_analysis as pa
+    from workbench.analysis.child_process import run_child
+    from workbench.analysis.results_store import read_cache_meta
+    from workbench.core.errors import AnalysisError
+    from workbench.project import Project
+
+    path = make_twin_project(tmp_path)
+    phases = []
+    with Project.open(path) as project:  # the app's write lock is held
+        folder = tmp_path / "results"
+        params = pa.project_params(project, {"near_dup_threshold": 0.96})
+        report = run_child(path, folder, params.to_dict(), progress=lambda d, t, p: phases.append(p))
+    meta = read_cache_meta(folder)
+    assert report["ok"] and meta is not None and report["cache_key"] == meta["cache_key"]
+    assert meta["params"]["near_dup_threshold"] == 0.96  # the parameters passed, explicitly
+    assert any(p.startswith("Embedding") for p in phases) and len(set(phases)) >= 4
+    with pytest.raises(AnalysisError) as err:
+        run_child(tmp_path / "missing.wbproj", tmp_path / "r2", {})
+    assert "missing.wbproj" in str(err.value) and not (tmp_path / "r2" / "cache.json").exists()

@@ -14,9 +14,13 @@ libraries (onnxruntime, umap, hdbscan) are imported inside the functions, never 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from workbench.core.progress import ensure
+
+log = logging.getLogger(__name__)
 
 
 def load_job(project, *, progress=None, cancel=None):
@@ -49,6 +53,28 @@ def analyse_job(data, params, folder, *, model=None, device="auto", encoder=None
     progress, cancel = ensure(progress, cancel)
     encoder = _encoder(encoder, model, device, progress, cancel)
     return _aligned(pa.analyse(data, params, folder, encoder=encoder, progress=progress, cancel=cancel))
+
+
+def analyse_child_job(data, params, folder, *, project_path, model=None, device="auto", encoder=None,
+                      progress=None, cancel=None):
+    """Like :func:`analyse_job`, but the analysis itself runs in a child process
+    (:mod:`workbench.analysis.child_process`, the CLI's core on the project file, read-only), so
+    its native code never holds the GUI process' GIL; cancel terminates the child. The stored
+    results are then opened the usual way; their cache key must be that of ``data`` (the window's
+    snapshot) and ``params``. When it is not (the project file held other data than the snapshot,
+    or the child's encoder differs), the analysis of the snapshot runs here as before."""
+    from workbench.analysis import project_analysis as pa
+    from workbench.analysis.child_process import run_child
+
+    progress, cancel = ensure(progress, cancel)
+    run_child(project_path, folder, params.to_dict(), model=model, device=device, progress=progress,
+              cancel=cancel)
+    encoder = _encoder(encoder, model, device, progress, cancel)
+    outcome = pa.open_stored(data, params, folder, encoder=encoder, progress=progress, cancel=cancel)
+    if not outcome.current:
+        log.warning("the analysis process' results are not those of the window's snapshot; analysing here")
+        outcome = pa.analyse(data, params, folder, encoder=encoder, progress=progress, cancel=cancel)
+    return _aligned(outcome)
 
 
 def open_stored_job(data, params, folder, *, model=None, device="auto", encoder=None, progress=None,

@@ -29,7 +29,7 @@ from PySide6 import QtCore
 
 from workbench.analysis.aligned import AlignedAnalysis
 from workbench.core.errors import WorkbenchError
-from workbench.ui.background_jobs import analyse_job, load_job, open_stored_job
+from workbench.ui.background_jobs import analyse_child_job, analyse_job, load_job, open_stored_job
 from workbench.ui.selection import SelectionModel
 from workbench.ui.executors import JobCenter
 
@@ -275,7 +275,13 @@ class WindowModel(QtCore.QObject):
         if params is not None:
             self.save_analysis_params(params)
         args, kwargs = self._analysis_job_args()
-        self.jobs["analyse"].submit(analyse_job, *args, tag=(self.content_rev, "run"), label="Analysing", **kwargs)
+        if self.project.path.exists():  # in a child process: its native code never holds our GIL
+            kwargs["project_path"] = self.project.path
+            self.jobs["analyse"].submit(analyse_child_job, *args, tag=(self.content_rev, "run"), label="Analysing",
+                                        **kwargs)
+        else:
+            self.jobs["analyse"].submit(analyse_job, *args, tag=(self.content_rev, "run"), label="Analysing",
+                                        **kwargs)
 
     def _on_analysed(self, outcome, tag) -> None:
         rev, kind = tag

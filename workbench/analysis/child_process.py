@@ -1,0 +1,197 @@
+"""Run a project's analysis in a child process (Qt-free), so the app's GUI process never competes
+with the analysis' native code (numba, UMAP, pynndescent) for the GIL.
+
+The child runs the same core as ``workbench analyze PROJECT``: it opens the project **read-only**
+(the app keeps the write lock), loads it, takes the :class:`~workbench.analysis.project_analysis.AnalysisData`
+snapshot and calls :func:`workbench.analysis.project_analysis.analyse` with the parameters, model,
+device and results folder the parent passes explicitly (nothing of the user's data crosses the
+process boundary: no pickle). It reports on stdout, one JSON object per line::
+
+    {"phase": "Embedding prompts", "done": 10, "total": 200}
+    {"ok": true, "revision": 7, "cache_key": "..."}          # the last line on success
+    {"error": "user message", "detail": "..."}               # the last line on a WorkbenchError
+
+:func:`run_child` (used by the app's analysis job) starts it, turns the lines into progress calls
+and terminates the child on cancel. A killed child leaves the results folder consistent: the
+results store removes ``cache.json`` first and writes it last under a folder lock, so a half
+write is never taken for a result. The caller then opens the stored results the usual way
+(:func:`~workbench.analysis.project_analysis.open_stored`), whose cache-key check confirms the
+child analysed exactly the data and parameters of the caller's snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from workbench.core.errors import AnalysisError, Cancelled, WorkbenchError
+from workbench.core.progress import CancelToken, ProgressFn, ensure
+
+MODULE = "workbench.analysis.child_process"
+
+
+# --------------------------------------------------------------------------------------------
+# parent side
+# --------------------------------------------------------------------------------------------
+def child_command(project: str | Path, folder: str | Path, params: Mapping[str, Any], *,
+                  model: str | None = None, device: str | None = "auto") -> list[str]:
+    """The command line of the child (argument list, no shell)."""
+    cmd = [sys.executable, "-m", MODULE, str(project), "--out", str(folder),
+           "--params", json.dumps(dict(params), sort_keys=True), "--device", device or "auto"]
+    if model:
+        cmd += ["--model", str(model)]
+    return cmd
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])  # the folder that holds the workbench package
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    return env
+
+
+def _pump(stream, q: "queue.Queue[str | None]") -> None:
+    try:
+        for line in iter(stream.readline, ""):
+            q.put(line)
+    finally:
+        q.put(None)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_child(project: str | Path, folder: str | Path, params: Mapping[str, Any], *,
+              model: str | None = None, device: str | None = "auto",
+              progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> dict[str, Any]:
+    """Analyse ``project`` into ``folder`` in a child process; returns its final report
+    (``revision``, ``cache_key``). Raises :class:`Cancelled` (after terminating the child) when
+    ``cancel`` is set, the child's error as :class:`AnalysisError`, or one with its stderr tail."""
+    progress, cancel = ensure(progress, cancel)
+    cancel.check()
+    proc = subprocess.Popen(child_command(project, folder, params, model=model, device=device),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, encoding="utf-8", errors="replace", env=_env())
+    out: "queue.Queue[str | None]" = queue.Queue()
+    err_lines: list[str] = []
+    threading.Thread(target=_pump, args=(proc.stdout, out), daemon=True).start()
+    err_thread = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
+    err_thread.start()
+    final: dict[str, Any] | None = None
+    try:
+        while True:
+            if cancel.cancelled:
+                raise Cancelled("analysis cancelled")
+            try:
+                line = out.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue  # not ours (a library printing to stdout)
+            if not isinstance(msg, dict):
+                continue
+            if "phase" in msg:
+                progress(int(msg.get("done", 0)), int(msg.get("total", 0)), str(msg["phase"]))
+            elif "ok" in msg or "error" in msg:
+                final = msg
+        proc.wait()
+    finally:
+        _stop(proc)
+    err_thread.join(timeout=5)
+    if final is not None and "error" in final:
+        raise AnalysisError(str(final["error"]), detail=final.get("detail") or None)
+    if proc.returncode != 0 or final is None:
+        tail = "".join(err_lines[-30:]).strip()
+        raise AnalysisError(f"The analysis process stopped unexpectedly (exit code {proc.returncode}).",
+                            detail=tail or None)
+    return final
+
+
+# --------------------------------------------------------------------------------------------
+# child side
+# --------------------------------------------------------------------------------------------
+_OUT = sys.stdout  # the child's real stdout (main() points sys.stdout at stderr)
+
+
+def _emit(msg: dict[str, Any]) -> None:
+    _OUT.write(json.dumps(msg, ensure_ascii=False) + "\n")
+    _OUT.flush()
+
+
+def _reporter() -> ProgressFn:
+    last = [None, 0.0]
+
+    def progress(done: int, total: int, phase: str) -> None:
+        now = time.monotonic()
+        if phase != last[0] or now - last[1] >= 0.05 or (total and done >= total):
+            last[0], last[1] = phase, now
+            _emit({"phase": str(phase), "done": int(done), "total": int(total)})
+
+    return progress
+
+
+def analyse_project(project_path: str | Path, folder: str | Path, params: Mapping[str, Any], *,
+                    model: str | None = None, device: str | None = "auto",
+                    progress: ProgressFn | None = None) -> dict[str, Any]:
+    """What the child does: the CLI's project analysis with explicit settings, read-only."""
+    from workbench.analysis import project_analysis as pa
+    from workbench.project import Project
+
+    progress, _ = ensure(progress, None)
+    p = pa.project_params(None, params)  # explicit: the caller's parameters, not re-read
+    with Project.open(project_path, read_only=True) as project:
+        ws = project.load(progress=progress)
+        data = pa.AnalysisData.capture(ws)
+    encoder = pa.get_encoder_for(model, device, progress=progress)
+    outcome = pa.analyse(data, p, folder, encoder=encoder, progress=progress)
+    return {"ok": True, "revision": data.revision, "n": data.n, "cache_key": outcome.result.cache_key,
+            "device": str(getattr(encoder, "device", ""))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog=f"python -m {MODULE}",
+                                 description="Analyse a project (read-only) and report progress as JSON lines.")
+    ap.add_argument("project")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--params", default="{}", help="analysis parameters as a JSON object")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args(argv)
+    # stdout carries only our JSON lines: anything else a library prints goes to stderr
+    global _OUT
+    _OUT, sys.stdout = sys.stdout, sys.stderr
+
+    try:
+        params = json.loads(args.params)
+        if not isinstance(params, dict):
+            raise AnalysisError("--params must be a JSON object.")
+        _emit(analyse_project(args.project, Path(args.out), params, model=args.model, device=args.device,
+                              progress=_reporter()))
+        return 0
+    except WorkbenchError as exc:
+        _emit({"error": exc.user_message, "detail": exc.detail or ""})
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
