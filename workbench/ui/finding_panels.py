@@ -326,6 +326,75 @@ class ClustersPanel(FindingPanel):
     what = "clusters"
     columns = ["Cluster", "Size", "Train", "Production", "Eval", "Inconsistency"]
 
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        self.rename_btn = self.add_button("Rename…", self.rename_selected,
+                                          "Give the selected cluster your own name (journalled; Ctrl+Z undoes it)")
+        self.merge_btn = self.add_button("Merge…", self.merge_selected,
+                                         "Merge the selected clusters into the largest one: one cluster id for all "
+                                         "their members (journalled; Ctrl+Z undoes it)")
+        self.buttons.addStretch(1)
+        session.sig_analysis.connect(self.sync_cluster_edits)
+        session.sig_changed.connect(self.sync_cluster_edits)
+        self.update_buttons()
+
+    def sync_cluster_edits(self, *_):
+        """Show the project's cluster names and merges (after an action, undo, redo or a new
+        analysis): the aligned analysis applies them; the map, colours and panels redraw."""
+        a, project = self.session.analysis, self.session.project
+        if a is None or project is None:
+            return
+        new = a.with_cluster_edits(project.state.cluster_edits)
+        if new is not a:
+            self.session.analysis = new
+            self.session.sig_analysis.emit()
+
+    def update_buttons(self):
+        if hasattr(self, "merge_btn"):
+            n = len(self.selected())
+            self.rename_btn.setEnabled(n == 1)
+            self.merge_btn.setEnabled(n >= 2)
+
+    @staticmethod
+    def _cid(f) -> int:
+        return int(f.data.get("id", f.data.get("cluster", -1)))
+
+    def _apply_cluster_op(self, make) -> None:
+        from workbench.core.errors import WorkbenchError
+
+        try:
+            op = make()
+        except WorkbenchError as exc:
+            self.session.sig_message.emit(exc.user_message)
+            return
+        if self.session.apply(op) is not None:
+            self.session.sig_message.emit(f"{op.label}. Undo with Ctrl+Z.")
+
+    def rename_selected(self):
+        from workbench.curate import clusters as cc
+
+        chosen = self.selected()
+        if len(chosen) != 1:
+            return
+        f = chosen[0]
+        name, ok = QtWidgets.QInputDialog.getText(self, "Rename cluster", f"New name for cluster {self._cid(f)}:",
+                                                  text=f.title)
+        if ok and name.strip():
+            self._apply_cluster_op(lambda: cc.rename(self.session.analysis, self._cid(f), name))
+
+    def merge_selected(self):
+        from workbench.curate import clusters as cc
+
+        chosen = sorted(self.selected(), key=lambda f: -len(f.rows))
+        if len(chosen) < 2:
+            return
+        name, ok = QtWidgets.QInputDialog.getText(
+            self, "Merge clusters", f"Merge {len(chosen)} clusters into one named:", text=chosen[0].title)
+        if ok:
+            ids = [self._cid(f) for f in chosen]
+            keep = name.strip() if name.strip() != chosen[0].title else None
+            self._apply_cluster_op(lambda: cc.merge(self.session.analysis, ids, keep))
+
     def items(self):
         return list(self.session.analysis.clusters)
 
