@@ -333,3 +333,24 @@ def format_table(d: Drift, limit: int = 15) -> list[str]:
         for r in d.gaps_now_covered[:limit]:
             out.append(f"  {r['label'][:50]:<50} {r['now_covered']:>5} of {r['n']}")
     return out
+
+
+def drift_of_stored(result: Any, ws: Any, vecs: np.ndarray, dates: Mapping[int, str], *,
+                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Drift:
+    """:func:`compute_drift` of a project's rows (``ws``: an ``AnalysisData`` snapshot or the
+    workspace: prompt, role, source_id, line) on its
+    stored analysis ``result`` (aligned by example identity), with every row's prompt vectors
+    ``vecs`` and the project's snapshot ``dates`` (:func:`snapshot_dates`). The CLI and the app
+    call this one function."""
+    from workbench.analysis.aligned import AlignedAnalysis
+
+    al = AlignedAnalysis(result, ws.source_id, ws.line, ws.role)
+    snaps = row_snapshots(ws.source_id, ws.role, dates)
+    gaps = (result.summary.get("gaps") or {}).get("gaps", []) or []
+    gap_labels = {int(g["rank"]): str(g.get("label") or g.get("kind") or "") for g in gaps
+                  if isinstance(g, dict) and g.get("rank") is not None}
+    params = result.params
+    return compute_drift(list(ws.prompt), np.asarray(ws.role, dtype=object), vecs, snaps,
+                         al.result_of_row >= 0, al.x, al.y, al.cluster, al.cluster_labels,
+                         gap=al.is_gap, gap_group=al.gap_group, gap_labels=gap_labels,
+                         gap_sim=params.gap_sim, region_sim=params.region_sim, progress=progress, cancel=cancel)

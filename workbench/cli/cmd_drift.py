@@ -28,11 +28,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from workbench.analysis import drift
     from workbench.analysis import project_analysis as pa
-    from workbench.analysis.aligned import AlignedAnalysis
     from workbench.cli.progressbar import ProgressBar
     from workbench.core.atomic import write_bytes
     from workbench.core.errors import InputError
@@ -50,22 +47,13 @@ def run(args: argparse.Namespace) -> int:
         if result is None:
             raise drift.DriftError(f"Project '{project.path.name}' has no analysis results yet; run "
                                    f"`workbench analyze {args.project}` first.")
-        al = AlignedAnalysis(result, ws.source_id, ws.line, ws.role)
         bar = ProgressBar()
         encoder = pa.get_encoder_for(pa.project_model(project, args.model), args.device, progress=bar)
         bar.close()
         data = pa.AnalysisData.capture(ws)
         vecs, _ = pa.vectors(data, encoder, progress=bar)
         bar.close()
-        snaps = drift.row_snapshots(ws.source_id, ws.role, drift.snapshot_dates(project))
-        gaps = (result.summary.get("gaps") or {}).get("gaps", []) or []
-        gap_labels = {int(g["rank"]): str(g.get("label") or g.get("kind") or "") for g in gaps
-                      if isinstance(g, dict) and g.get("rank") is not None}
-        params = result.params
-        d = drift.compute_drift(list(data.prompt), np.asarray(ws.role, dtype=object), vecs, snaps,
-                                al.result_of_row >= 0, al.x, al.y, al.cluster, al.cluster_labels,
-                                gap=al.is_gap, gap_group=al.gap_group, gap_labels=gap_labels,
-                                gap_sim=params.gap_sim, region_sim=params.region_sim, progress=bar)
+        d = drift.drift_of_stored(result, data, vecs, drift.snapshot_dates(project), progress=bar)
         bar.close()
     for line in drift.format_table(d):
         print(line)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from workbench.ui import colouring, readiness_dialog
+from workbench.ui import colouring, drift_dialog, eval_set_dialog, readiness_dialog
 
 SHORTCUTS_HELP = """
 <table cellpadding=3>
@@ -214,6 +214,10 @@ def build(win) -> Actions:
     m.addAction(A.rebalance)
     m.addAction(A.act("Rea&diness…", lambda: readiness_dialog.show_readiness(win),
                       tip="Ready for fine-tuning? Each check, why it matters and how to fix it (= workbench check)"))
+    m.addAction(A.act("&Eval set from production…", lambda: eval_set_dialog.show_eval_set(win),
+                      tip="Draw an eval set from production inputs: stratified, leak-free, paraphrase groups (= workbench eval-set)"))
+    m.addAction(A.act("Dri&ft of the latest production log…", lambda: drift_dialog.show_drift(win),
+                      tip="What changed in the latest production snapshot against the one before (= workbench drift)"))
     # Help
     m = mb.addMenu("&Help")
     m.addAction(A.act("&Keyboard shortcuts", lambda: QtWidgets.QMessageBox.information(

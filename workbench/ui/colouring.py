@@ -23,6 +23,7 @@ BASE_CHOICES = [
     ("state", "Curation state"),
     ("duplicate", "Duplicate group"),
     ("source", "Source file"),
+    ("snapshot", "Production snapshot"),
 ]
 
 STATE_COLOURS = [
@@ -93,6 +94,11 @@ def colour_by(session, key: str) -> tuple[np.ndarray, str, list[LegendEntry]]:
         return _categorical(np.asarray(ws.source_names, dtype=object), title="Source file")
     if key == "state":
         return _state(session)
+    if key == "snapshot":  # production log date (analysis/drift.py); other roles recede in grey
+        from workbench.analysis.drift import row_snapshots, snapshot_dates
+
+        snaps = row_snapshots(ws.source_id, role, snapshot_dates(session.project))
+        return _categorical(snaps, labels={"": "not production"}, neutral=("",), title="Production snapshot")
     if key.startswith("extra:"):
         name = key[6:]
         values = np.asarray([("—" if v is None else v) for v in ws.extra.get(name, [None] * n)], dtype=object)

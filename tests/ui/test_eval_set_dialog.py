@@ -1,0 +1,81 @@
+"""Analysis > Eval set from production…: the app draws and writes the same eval set as ``workbench eval-set``."""
+
+from __future__ import annotations
+
+import json
+
+from tests.analysis.realdata import analysis_home
+from tests.project.helpers import analysed_project
+
+
+def test_eval_set_dialog_previews_and_writes_the_cli_set(qtbot, window, tmp_path_factory, tmp_path, monkeypatch,
+                                                          capsys):
+    from PySide6 import QtGui
+
+    from workbench.cli.main import main
+    from workbench.ui.eval_set_dialog import EvalSetDialog
+
+    project = analysed_project(tmp_path_factory, tmp_path / "ui.wbproj")
+    monkeypatch.setenv("WORKBENCH_HOME", str(analysis_home(tmp_path_factory)))
+    cli_out = tmp_path / "cli_set"
+    assert main(["eval-set", str(project), "--out", str(cli_out), "--size", "60", "--per-cluster", "2",
+                 "--seed", "7"]) == 0
+    capsys.readouterr()
+    cli_manifest = json.loads((cli_out / "manifest.json").read_text())
+    cli_lines = (cli_out / "eval_set.jsonl").read_bytes()
+
+    s = window.session
+    with qtbot.waitSignal(s.sig_analysis, timeout=120_000, check_params_cb=lambda: s.analysis is not None):
+        assert s.open_project(project)
+    qtbot.waitUntil(lambda: s.analysis is not None and not s.jobs["analyse"].busy, timeout=120_000)
+    action = next(a for a in window.findChildren(QtGui.QAction) if a.text() == "&Eval set from production…")
+    action.trigger()
+    dlg = window.findChild(EvalSetDialog)
+    assert dlg is not None
+    qtbot.waitUntil(lambda: dlg.preview_btn.isEnabled() and dlg.drawn is not None, timeout=120_000)
+    # a new draw with the CLI's options
+    dlg.size_box.setValue(60)
+    dlg.floor_box.setValue(2)
+    dlg.seed_box.setValue(7)
+    dlg.refresh()
+    assert dlg.drawn is None and not dlg.preview_btn.isEnabled()  # the GUI thread did not wait for the draw
+    qtbot.waitUntil(lambda: dlg.drawn is not None and dlg.preview_btn.isEnabled(), timeout=120_000)
+
+    c = dlg.drawn.counts
+    assert c == cli_manifest["counts"] and c["drawn"] > 0
+    assert dlg.table.rowCount() == c["drawn"]
+    assert dlg.clusters.rowCount() == len(cli_manifest["clusters"])
+    for i, st in enumerate(cli_manifest["clusters"]):
+        assert dlg.clusters.item(i, 0).text() == st["label"]
+        assert dlg.clusters.item(i, 5).text() == f"{st['drawn']:,}"
+    cli_recs = [json.loads(x) for x in cli_lines.decode("utf-8").splitlines()]
+    for i, r in enumerate(cli_recs):
+        assert dlg.table.item(i, 0).text() == r["messages"][-1]["content"]
+        assert dlg.table.item(i, 1).text() == r["cluster_label"]
+        assert dlg.table.item(i, 2).text() == (r["group"] or "")
+        assert dlg.table.item(i, 3).text().startswith("gap") == r["gap"]
+        assert dlg.table.item(i, 4).text() == f"{r['source']}:{r['line']}"
+    assert str(c["drawn"]) in dlg.summary.text()
+
+    # Write: the same file, byte for byte; all or nothing, never into a folder it did not create
+    out = tmp_path / "app_set"
+    dlg.write_to(out)
+    qtbot.waitUntil(lambda: dlg.write_btn.isEnabled(), timeout=60_000)
+    assert dlg.manifest is not None, dlg.summary.text()
+    assert (out / "eval_set.jsonl").read_bytes() == cli_lines
+    assert json.loads((out / "manifest.json").read_text())["counts"] == cli_manifest["counts"]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    dlg.write_to(foreign)
+    qtbot.waitUntil(lambda: dlg.write_btn.isEnabled(), timeout=60_000)
+    assert dlg.manifest is None and "Could not write" in dlg.summary.text()
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+    # the README's screenshot: WORKBENCH_SCREENSHOTS=docs/screenshots pytest tests/ui/test_eval_set_dialog.py
+    import os
+
+    shots = os.environ.get("WORKBENCH_SCREENSHOTS")
+    if shots:
+        dlg.show_preview()
+        dlg.grab().save(os.path.join(shots, "eval_set_dialog.png"))
