@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtWidgets
 
 from workbench.ui.readiness_dialog import _Run, _Signals
 
-PREVIEW_ROWS = 2000  # rows listed in the preview (the written file has every one)
+PREVIEW_ROWS = 1000  # rows listed in the preview (the written file has every one)
 
 
 def _draw_job(data, params, folder, model, device, encoder, rejected, marks, options, cancel):
@@ -99,6 +99,8 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.Stretch)
+        for col, width in ((1, 200), (2, 50), (3, 200), (4, 200)):  # fixed: no measuring of every row
+            self.table.setColumnWidth(col, width)
         split.addWidget(self.table)
         self.clusters = QtWidgets.QTableWidget(0, 6)
         self.clusters.setObjectName("evalSetClusters")
@@ -205,6 +207,8 @@ class EvalSetDialog(QtWidgets.QDialog):
             text += f"<br><small>warning: {html.escape(w)}</small>"
         if len(self.drawn.warnings) > 5:
             text += f"<br><small>… {len(self.drawn.warnings) - 5} more warnings (in the manifest)</small>"
+        if len(self.records) > PREVIEW_ROWS:
+            text += f"<br><small>The first {PREVIEW_ROWS:,} are listed; Write… writes every one.</small>"
         self.summary.setText(text)
         shown = self.records[:PREVIEW_ROWS]
         self.table.setRowCount(len(shown))
@@ -217,8 +221,6 @@ class EvalSetDialog(QtWidgets.QDialog):
                 if j == 0:
                     item.setToolTip(str(v))
                 self.table.setItem(i, j, item)
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.Stretch)
         strata = self.drawn.strata
         self.clusters.setRowCount(len(strata))
         for i, st in enumerate(strata):
