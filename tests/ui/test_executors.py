@@ -128,7 +128,7 @@ def test_analysis_child_process_reports_progress_its_result_and_a_clear_error(tm
     the results it wrote; a project it cannot open comes back as a clear message."""
     from tests.analysis.twin_project import make_twin_project
     from workbench.analysis import project_analysis as pa
-    from workbench.analysis.child_process import run_child
+    from workbench.analysis.child_process import DeferredEncoder, run_child
     from workbench.analysis.results_store import read_cache_meta
     from workbench.core.errors import AnalysisError
     from workbench.project import Project
@@ -143,6 +143,14 @@ def test_analysis_child_process_reports_progress_its_result_and_a_clear_error(tm
     assert report["ok"] and meta is not None and report["cache_key"] == meta["cache_key"]
     assert meta["params"]["near_dup_threshold"] == 0.96  # the parameters passed, explicitly
     assert any(p.startswith("Embedding") for p in phases) and len(set(phases)) >= 4
+    # the parent reads the child's vectors from the cache by the reported encoder identity,
+    # without loading the model (which would hold the GUI process' GIL)
+    enc = DeferredEncoder(report["encoder"])
+    with Project.open(path, read_only=True) as project:
+        data = pa.AnalysisData.capture(project.load())
+    opened = pa.open_stored(data, params, folder, encoder=enc)
+    assert opened.current and opened.embed_stats[0] == 0 and enc._real is None
+    assert opened.prompt_vecs.shape == (data.n, report["encoder"]["dim"])
     with pytest.raises(AnalysisError) as err:
         run_child(tmp_path / "missing.wbproj", tmp_path / "r2", {})
     assert "missing.wbproj" in str(err.value) and not (tmp_path / "r2" / "cache.json").exists()

@@ -127,6 +127,49 @@ def run_child(project: str | Path, folder: str | Path, params: Mapping[str, Any]
     return final
 
 
+class DeferredEncoder:
+    """The child's encoder as the parent knows it: by its identity (name, dimension, fingerprint,
+    device, precision from the child's report), enough to read the vectors the child just put in
+    the embedding cache. The model itself is loaded (on first :meth:`encode` or other use) only
+    when a text really has to be encoded, so opening the child's results never loads onnxruntime
+    in the GUI process (loading it holds the GIL for about a second)."""
+
+    def __init__(self, info: Mapping[str, Any], model: str | None = None, device: str | None = "auto"):
+        self.name, self.dim = str(info["name"]), int(info["dim"])
+        self.fingerprint, self.device, self.precision = str(info["fingerprint"]), str(info["device"]), \
+            str(info["precision"])
+        self._model, self._device = model, device
+        self._real: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} · {self.device} · {self.precision}"
+
+    def real(self) -> Any:
+        """The loaded encoder (loads it once)."""
+        with self._lock:
+            if self._real is None:
+                from workbench.analysis.project_analysis import get_encoder_for
+
+                self._real = get_encoder_for(self._model, self._device)
+            return self._real
+
+    def encode(self, texts, **kwargs):
+        enc = self.real()
+        if enc.fingerprint != self.fingerprint:
+            raise AnalysisError("The embedding model changed while the analysis ran; run it again.")
+        return enc.encode(texts, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # anything else an encoder has
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.real(), name)
+
+    def __repr__(self) -> str:
+        return f"DeferredEncoder({self.name!r}, device={self.device!r}, precision={self.precision!r})"
+
+
 # --------------------------------------------------------------------------------------------
 # child side
 # --------------------------------------------------------------------------------------------
@@ -165,7 +208,8 @@ def analyse_project(project_path: str | Path, folder: str | Path, params: Mappin
     encoder = pa.get_encoder_for(model, device, progress=progress)
     outcome = pa.analyse(data, p, folder, encoder=encoder, progress=progress)
     return {"ok": True, "revision": data.revision, "n": data.n, "cache_key": outcome.result.cache_key,
-            "device": str(getattr(encoder, "device", ""))}
+            "encoder": {"name": str(encoder.name), "dim": int(encoder.dim), "fingerprint": str(encoder.fingerprint),
+                        "device": str(encoder.device), "precision": str(encoder.precision)}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,12 +64,13 @@ def analyse_child_job(data, params, folder, *, project_path, model=None, device=
     snapshot) and ``params``. When it is not (the project file held other data than the snapshot,
     or the child's encoder differs), the analysis of the snapshot runs here as before."""
     from workbench.analysis import project_analysis as pa
-    from workbench.analysis.child_process import run_child
+    from workbench.analysis.child_process import DeferredEncoder, run_child
 
     progress, cancel = ensure(progress, cancel)
-    run_child(project_path, folder, params.to_dict(), model=model, device=device, progress=progress,
-              cancel=cancel)
-    encoder = _encoder(encoder, model, device, progress, cancel)
+    report = run_child(project_path, folder, params.to_dict(), model=model, device=device, progress=progress,
+                       cancel=cancel)
+    if encoder is None:  # the child's vectors are in the cache: no model load here (it holds the GIL)
+        encoder = DeferredEncoder(report["encoder"], model, device)
     outcome = pa.open_stored(data, params, folder, encoder=encoder, progress=progress, cancel=cancel)
     if not outcome.current:
         log.warning("the analysis process' results are not those of the window's snapshot; analysing here")
