@@ -23,7 +23,7 @@ from workbench import __version__
 from workbench.core.errors import Cancelled, WorkbenchError
 
 # Order = order in --help. cmd_curate adds several commands (its COMMANDS: reject, restore, ...).
-COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "check", "export", "eval_set", "drift", "demo", "curate", "cluster"]
+COMMANDS = ["inspect", "new", "add", "embed", "models", "analyze", "check", "export", "eval_set", "drift", "demo", "curate", "cluster", "sources"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,8 +53,9 @@ def _wants_gui(argv: list[str]) -> bool:
         return True
     first = argv[0]
     from workbench.cli.cmd_curate import COMMANDS as CURATE_COMMANDS
+    from workbench.cli.cmd_sources import COMMANDS as SOURCE_COMMANDS
 
-    if first.replace("-", "_") in COMMANDS or first in CURATE_COMMANDS or first in ("-h", "--help", "--version"):
+    if first.replace("-", "_") in COMMANDS or first in CURATE_COMMANDS + SOURCE_COMMANDS or first in ("-h", "--help", "--version"):
         return False
     # `workbench FILE...`, `workbench PROJECT`, or GUI-only flags such as --smoke-test
     return True

@@ -371,6 +371,42 @@ class Project:
         return info
 
     @_locked
+    def set_role(self, source_id: int, role: str) -> SourceInfo:
+        """Change a source's role (journalled as a source entry; the curation on it is kept).
+        Call :meth:`load` afterwards (roles are per row in the workspace)."""
+        info = self.source(source_id)
+        if role not in ROLES:
+            raise ProjectError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+        if role == info.role:
+            return info
+        new = self._update_source(info, {"role": role}, f"Set role of source {info.name} to {role} (was {info.role})")
+        self.workspace = None
+        return new
+
+    @_locked
+    def remove_source(self, source_id: int) -> SourceInfo:
+        """Remove a wrongly added source from the project (journalled as a source entry). Its
+        file is not touched. The curation made on the other sources (and on added examples) is
+        kept; the journal's entries on this source stay in the journal, set aside (not applied).
+        Adding the file again later gives it a new source id, so they stay set aside. Call
+        :meth:`load` afterwards."""
+        info = self.source(source_id)
+        if self.read_only:
+            raise ProjectError(f"Project '{self.path.name}' is open read-only; changes are not possible.")
+        touched = sum(1 for eid in set(self.state.rejected) | set(self.state.edits) | set(self.state.tags)
+                      | set(self.state.weights) | set(self.state.notes) if eid[0] == source_id)
+        with self._mutex:
+            entry = self._store_open().delete_source(
+                source_id, f"Remove {info.role} source {info.name}",
+                {"sha256": info.sha256, "name": info.name, "role": info.role, "curated": touched})
+            self._sources = [s for s in self._sources if s.id != source_id]
+            self._data_cache.pop(source_id, None)
+            self._replay()
+            self.workspace = None
+            self.revision = entry
+        return info
+
+    @_locked
     def _update_source(self, info: SourceInfo, fields: dict[str, Any], label: str) -> SourceInfo:
         if self.read_only:
             raise ProjectError(f"Project '{self.path.name}' is open read-only; changes are not possible.")

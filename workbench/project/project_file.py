@@ -548,6 +548,13 @@ class Store:
             payload = {"action": "update", "source_id": sid, **{k: v for k, v in fields.items() if k != "mapping"}}
             return _append(c, "source", entry_label, payload)
 
+    def delete_source(self, sid: int, entry_label: str, payload: dict[str, Any]) -> int:
+        """Remove a source from the project and journal it (one transaction); the journal's
+        entries on it stay. Source ids are never reused (AUTOINCREMENT)."""
+        with self._write() as c:
+            c.execute("DELETE FROM sources WHERE id = ?", (sid,))
+            return _append(c, "source", entry_label, {"action": "remove", "source_id": sid, **payload})
+
     # --- journal ------------------------------------------------------------------------------
     def journal(self) -> Iterator[JournalRow]:
         """Every journal row, oldest first, as stored (text read as bytes and decoded here, so
