@@ -129,6 +129,12 @@ def build(win) -> Actions:
         a = A.act(text, lambda r=role: win.add_data_dialog(r), tip=f"Add files as {role} data")
         A.add[role] = a
         m.addAction(a)
+    from workbench.ui import source_actions
+
+    m.addAction(A.act("Re&move a source…", lambda: source_actions.remove_source(win),
+                      tip="Take a wrongly added source out of the project (its file is not touched)"))
+    m.addAction(A.act("Change a source's &role…", lambda: source_actions.change_role(win),
+                      tip="Make a source train, production, eval or reference data"))
     A.reload = A.act("Re&load data", lambda: win.session.reload(), tip="Read every source file again")
     m.addAction(A.reload)
     A.problems = A.act("Lines &not loaded…", win.show_load_problems,
