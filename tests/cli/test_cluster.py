@@ -117,3 +117,16 @@ def test_cluster_edit_round_trips_and_rejects_bad_fields():
                 dict(clusters=(1,), name="a", samples=((), ()))):
         with pytest.raises(ProjectError):
             ClusterEdit(**bad)
+
+
+def test_export_and_check_snapshot_show_the_curators_clusters(project, capsys):
+    from workbench.analysis.project_analysis import load_stored
+    from workbench.curate.snapshot import CurationSnapshot
+
+    a0, _, _ = _aligned(project)
+    c1, c2, _ = _biggest(a0)
+    assert main(["cluster", str(project), "merge", str(c1), str(c2), "--name", "Cards"]) == 0
+    with Project.open(project, read_only=True) as p:
+        snap = CurationSnapshot.capture(p, load_stored(p))  # what `workbench check` and export read
+    view = snap.analysis
+    assert view.labels[c1] == "Cards" and not (view.cluster == c2).any()
