@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -194,15 +193,54 @@ def _flush(f, h, buf: list[str], out: Out) -> None:
     out.lines += len(buf)
 
 
-def write_parquet(f, out: Out, snap: CurationSnapshot, options, tick) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+PARQUET_BATCH = 20000  # rows turned into one Arrow table at a time (Python rows never pile up)
 
-    rows: list[dict[str, Any]] = []
+
+class _HashingSink:
+    """The open export file, hashed as Parquet writes into it (no copy of the file in memory)."""
+
+    def __init__(self, f):
+        self._f, self.h, self.closed = f, hashlib.sha256(), False
+
+    def write(self, data) -> int:
+        b = bytes(data)
+        self._f.write(b)
+        self.h.update(b)
+        return len(b)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+
+def _rows_table(rows: list[dict[str, Any]]):
+    """One batch as an Arrow table, or None when its messages do not share one structure."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+def _json_messages(row: dict[str, Any]) -> dict[str, Any]:
+    m = row["messages"]
+    return row if isinstance(m, str) else {**row, "messages": json.dumps(m, ensure_ascii=False)}
+
+
+def _parquet_tables(out: Out, snap: CurationSnapshot, options, tick, *, as_json: bool):
+    """The export's rows as Arrow tables of PARQUET_BATCH rows each, with the row count and the
+    file's segments. ``(None, ...)`` as soon as a batch's messages do not share one structure
+    (only when ``as_json`` is off: then every message list is JSON text)."""
+    tables: list = []
+    segments: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
     field_mode = options.weights == "field"
-    pending = 0
+    pending = n_rows = 0
     for part in out.parts:
-        first = len(rows) + 1
+        first = n_rows + 1
         n_records = 0
         for item, reps in zip(_items(snap, part), part.repeats.tolist()):
             raw, record, schema, mapping, source, line, weight, tags, verbatim = item
@@ -212,25 +250,62 @@ def write_parquet(f, out: Out, snap: CurationSnapshot, options, tick) -> None:
                                       verbatim=verbatim)
             except (ValueError, TypeError) as exc:
                 raise ExportError(f"{source}:{line}: cannot be exported: {exc}") from exc
-            rows.extend([row] * reps)
+            if as_json:
+                row = _json_messages(row)
+            batch.extend([row] * reps)
+            n_rows += reps
             n_records += 1
             pending += reps
+            if len(batch) >= PARQUET_BATCH:
+                tables.append(_rows_table(batch))
+                batch = []
+                if tables[-1] is None:
+                    return None, n_rows, segments
             if pending >= BATCH:
                 tick(pending)
                 pending = 0
         tick(pending)
         pending = 0
-        _segment(out, part, first, len(rows), n_records)
+        segments.append({"origin": part.origin, "source": part.source, "records": n_records,
+                         "first_line": first, "last_line": n_rows})
+    if batch:
+        tables.append(_rows_table(batch))
+        if tables[-1] is None:
+            return None, n_rows, segments
+    return tables, n_rows, segments
+
+
+def _concat(tables: list):
+    """One table from the batches, their schemas unified (a column all null in one batch takes the
+    type it has in another); None when they cannot be."""
+    import pyarrow as pa
+
+    if not tables:
+        return pa.Table.from_pylist([])
     try:
-        table = pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        for r in rows:
-            if not isinstance(r["messages"], str):
-                r["messages"] = json.dumps(r["messages"], ensure_ascii=False)
-        table = pa.Table.from_pylist(rows)
-    sink = pa.BufferOutputStream()
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
+def write_parquet(f, out: Out, snap: CurationSnapshot, options, tick) -> None:
+    """One Parquet file, built batch by batch and written straight into the export file (never
+    the whole file, nor a million Python rows, in memory). The messages are a list of structs when
+    every record's messages share one structure, else JSON text for the whole file (then the
+    records are read a second time)."""
+    import pyarrow.parquet as pq
+
+    tables, n_rows, segments = _parquet_tables(out, snap, options, tick, as_json=False)
+    table = _concat(tables) if tables is not None else None
+    del tables
+    if table is None:
+        tables, n_rows, segments = _parquet_tables(out, snap, options, lambda n: None, as_json=True)
+        table = _concat(tables)
+        del tables
+        if table is None:
+            raise ExportError(f"{out.name}: the records do not fit one Parquet table")
+    sink = _HashingSink(f)
     pq.write_table(table, sink, compression="zstd")
-    data = sink.getvalue().to_pybytes()
-    f.write(data)
-    out.sha256 = hashlib.sha256(data).hexdigest()
-    out.lines = len(rows)
+    out.segments.extend(segments)
+    out.sha256 = sink.h.hexdigest()
+    out.lines = n_rows
