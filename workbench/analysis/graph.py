@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.analysis import jit
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
 EXACT_LIMIT = 20_000
@@ -54,8 +55,6 @@ class NeighbourGraph:
 
 
 def _kernels():
-    from workbench.analysis import jit
-
     return jit.kernels()
 
 
@@ -93,7 +92,8 @@ def knn(
         for c0 in range(0, nb, COL_BLOCK):
             c1 = min(c0 + COL_BLOCK, nb)
             sim = query[start:stop] @ base[c0:c1].T
-            kern.topk_merge(sim, cols_all[c0:c1], self_ids, bs, bi)
+            with jit.PARALLEL:
+                kern.topk_merge(sim, cols_all[c0:c1], self_ids, bs, bi)
         progress(stop, nq, phase)
     return kern.sort_rows(best_s, best_i)
 

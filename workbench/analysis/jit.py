@@ -26,11 +26,14 @@ from workbench.core import paths
 
 # numba's default threading layer on Linux is GNU OpenMP, whose idle threads spin: on the busy
 # 2-core test machine a small parallel kernel call took ~10 ms with it and 0.5 ms with the
-# "workqueue" layer (the IVF graph makes hundreds of such calls). Workqueue does not allow two
-# threads to run numba *parallel* functions at the same time, which the workbench never does (one
-# analysis at a time; the graph's thread pool calls only serial kernels). A NUMBA_THREADING_LAYER
-# set by the user wins.
+# "workqueue" layer (the IVF graph makes hundreds of such calls). Workqueue aborts the process when
+# two threads run numba *parallel* functions at the same time, which the app can do (a dialog's
+# job beside an analysis): every call of a parallel function (our ``topk_merge``, UMAP's fit and
+# layout optimisation) holds PARALLEL. A NUMBA_THREADING_LAYER set by the user wins.
 THREADING_LAYER = "workqueue"
+
+PARALLEL = threading.RLock()
+"""Held around every call of a numba parallel function (one at a time per process)."""
 
 _lock = threading.Lock()
 _cached_modules: set[str] = set()

@@ -168,10 +168,11 @@ def place(model, sample_vecs: np.ndarray, sample_coords: np.ndarray, rest_vecs: 
         graph = coo_matrix((vals[keep], (rows[keep], cols[keep])), shape=(len(part), n_sample))
         eps = make_epochs_per_sample(graph.data, n_epochs)
         rng_state = random_state.randint(INT32_MIN, INT32_MAX, 3).astype(np.int64)
-        out[start:start + len(part)] = optimize_layout_euclidean(
-            init, sample_coords.copy(), graph.row, graph.col, n_epochs, n_sample, eps,
-            model._a, model._b, rng_state, model.repulsion_strength, model._initial_alpha / 4.0,
-            model.negative_sample_rate, seed is None, verbose=False, move_other=False)
+        with jit.PARALLEL:
+            out[start:start + len(part)] = optimize_layout_euclidean(
+                init, sample_coords.copy(), graph.row, graph.col, n_epochs, n_sample, eps,
+                model._a, model._b, rng_state, model.repulsion_strength, model._initial_alpha / 4.0,
+                model.negative_sample_rate, seed is None, verbose=False, move_other=False)
         progress(min(start + TRANSFORM_BATCH, n_rest), n_rest, PLACE_PHASE)
     return out
 
@@ -211,7 +212,8 @@ def umap_layout(
             knn_i, knn_d = umap_knn(graph, nn)
             model = _make_umap(nn, n_components, min_dist, seed, n_epochs or default_epochs(n),
                                (knn_i, knn_d), pca_init(vectors, n_components, seed))
-            coords = model.fit_transform(vectors)
+            with jit.PARALLEL:
+                coords = model.fit_transform(vectors)
         else:
             rng = np.random.default_rng(seed)
             sample = np.sort(rng.choice(n, size=fit_limit, replace=False))
@@ -223,7 +225,8 @@ def umap_layout(
             model = _make_umap(nn, n_components, min_dist, seed, n_epochs or default_epochs(fit_limit),
                                (knn_i, knn_d), pca_init(vectors[sample], n_components, seed))
             coords = np.empty((n, n_components), dtype=np.float32)
-            coords[sample] = model.fit_transform(vectors[sample])
+            with jit.PARALLEL:
+                coords[sample] = model.fit_transform(vectors[sample])
             phase = PLACE_PHASE
             progress(fit_limit, n, phase)
             coords[rest] = place(model, vectors[sample], coords[sample], vectors[rest], nn, seed,
