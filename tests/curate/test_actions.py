@@ -83,6 +83,15 @@ def test_leaked_copies_are_training_rows_and_every_named_match_goes(loaded):
     p.undo()
     some = actions.leaked_copies(ws, a, a.leakage[:1])
     assert 1 <= len(some) <= len(rows)
+    # exactly: the first finding's training rows, plus the trainable members of its eval row's
+    # duplicate group — and nothing of the other findings
+    first = a.leakage[0]
+    want = {int(r) for r in first.rows if roles[r] in REMOVABLE_ROLES}
+    for r in first.rows:
+        if roles[r] == "eval" and a.dup_group[r] >= 0:
+            want |= {int(j) for j in np.flatnonzero(np.asarray(a.dup_group) == a.dup_group[r])
+                     if roles[j] in REMOVABLE_ROLES}
+    assert set(some.tolist()) == want and set(some.tolist()) <= set(rows.tolist())
 
 
 def test_flag_cluster_query_and_lines_select_what_they_name(loaded, tmp_path):
