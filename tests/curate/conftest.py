@@ -77,3 +77,21 @@ def analysed(tmp_path_factory):
                           AnalysisParams())
     yield p, result
     p.close()
+
+
+@pytest.fixture
+def loaded(tmp_path_factory, tmp_path):
+    """(project, workspace, aligned analysis) of every sample_data file analysed with the real
+    model (shared by the curation-action and conflict-resolution tests)."""
+    from tests.project.helpers import analysed_project
+    from workbench.curate import actions
+    from workbench.project import Project
+
+    path = analysed_project(tmp_path_factory, tmp_path / "p.wbproj")
+    p = Project.open(path)
+    ws = p.load()
+    a = actions.stored_analysis(p, ws)
+    assert a is not None and a.missing == 0
+    yield p, ws, a
+    p.close()
+

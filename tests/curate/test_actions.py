@@ -6,22 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.project.helpers import analysed_project
 from workbench.analysis.duplicates import REMOVABLE_ROLES
 from workbench.core.errors import InputError
 from workbench.curate import actions
 from workbench.project import Project
-
-
-@pytest.fixture
-def loaded(tmp_path_factory, tmp_path):
-    path = analysed_project(tmp_path_factory, tmp_path / "p.wbproj")
-    p = Project.open(path)
-    ws = p.load()
-    a = actions.stored_analysis(p, ws)
-    assert a is not None and a.missing == 0
-    yield p, ws, a
-    p.close()
 
 
 def _one_step(p, plan):

@@ -4,22 +4,8 @@ the members answering differently are rejected in ONE undoable op, the same answ
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from tests.project.helpers import analysed_project
 from workbench.curate import actions, resolve
-from workbench.project import Project
-
-
-@pytest.fixture
-def loaded(tmp_path_factory, tmp_path):
-    path = analysed_project(tmp_path_factory, tmp_path / "p.wbproj")
-    p = Project.open(path)
-    ws = p.load()
-    a = actions.stored_analysis(p, ws)
-    assert a is not None
-    yield p, ws, a
-    p.close()
 
 
 def test_canonical_answer_rejects_exactly_the_differing_members(loaded):
