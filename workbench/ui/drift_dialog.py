@@ -14,7 +14,7 @@ import html
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from workbench.ui.readiness_dialog import _Run, _Signals
+from workbench.ui import dialog_jobs
 
 LIMIT = 200  # rows listed per section
 
@@ -45,7 +45,7 @@ class DriftDialog(QtWidgets.QDialog):
         self.drift = None
         self._tag = 0
         self._cancel = None
-        self._signals = _Signals(self)
+        self._signals = dialog_jobs.JobSignals(self)
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
         lay = QtWidgets.QVBoxLayout(self)
@@ -101,7 +101,7 @@ class DriftDialog(QtWidgets.QDialog):
                 self._cancel)
         self.headline.setText("Comparing the latest production snapshot with the one before…")
         self._busy(True)
-        QtCore.QThreadPool.globalInstance().start(_Run(_drift_job, args, self._tag, self._signals))
+        dialog_jobs.start(_drift_job, args, self._tag, self._signals)
 
     def cancel(self) -> None:
         if self._cancel is not None:
@@ -172,11 +172,4 @@ class DriftDialog(QtWidgets.QDialog):
 
 def show_drift(win) -> DriftDialog:
     """Open (or raise) the window's Drift dialog."""
-    dlg = getattr(win, "_drift_dialog", None)
-    if dlg is None:
-        dlg = win._drift_dialog = DriftDialog(win.session, win)
-    else:
-        dlg.refresh()
-    dlg.show()
-    dlg.raise_()
-    return dlg
+    return dialog_jobs.show_once(win, "_drift_dialog", DriftDialog)

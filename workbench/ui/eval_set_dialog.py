@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from workbench.ui.readiness_dialog import _Run, _Signals
+from workbench.ui import dialog_jobs
 
 PREVIEW_ROWS = 1000  # rows listed in the preview (the written file has every one)
 
@@ -59,7 +59,7 @@ class EvalSetDialog(QtWidgets.QDialog):
         self._tag = 0
         self._cancel = None
         self._context = None  # (project path, protected paths) of the drawn set
-        self._signals = _Signals(self)
+        self._signals = dialog_jobs.JobSignals(self)
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
         lay = QtWidgets.QVBoxLayout(self)
@@ -163,7 +163,7 @@ class EvalSetDialog(QtWidgets.QDialog):
         self._context = (str(project.path), [project.path, *(src.path for src in ws.sources)])
         self.summary.setText("Drawing the eval set…")
         self._busy(True)
-        QtCore.QThreadPool.globalInstance().start(_Run(_draw_job, args, ("draw", self._tag), self._signals))
+        dialog_jobs.start(_draw_job, args, ("draw", self._tag), self._signals)
 
     def cancel(self) -> None:
         if self._cancel is not None:
@@ -248,18 +248,10 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.manifest = None
         self.summary.setText(f"Writing to {html.escape(str(path))}…")
         self._busy(True)
-        QtCore.QThreadPool.globalInstance().start(_Run(
-            _write_job, (str(path), self.inputs, self.drawn, project, self.info, protected),
-            ("write", self._tag), self._signals))
+        dialog_jobs.start(_write_job, (str(path), self.inputs, self.drawn, project, self.info, protected),
+                          ("write", self._tag), self._signals)
 
 
 def show_eval_set(win) -> EvalSetDialog:
     """Open (or raise) the window's Eval set dialog."""
-    dlg = getattr(win, "_eval_set_dialog", None)
-    if dlg is None:
-        dlg = win._eval_set_dialog = EvalSetDialog(win.session, win)
-    else:
-        dlg.refresh()
-    dlg.show()
-    dlg.raise_()
-    return dlg
+    return dialog_jobs.show_once(win, "_eval_set_dialog", EvalSetDialog)

@@ -13,6 +13,8 @@ import html
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from workbench.ui import dialog_jobs
+
 ROWS_PER_CHECK = 500  # findings listed under a check (the list file has every one)
 
 
@@ -20,25 +22,6 @@ def _verdict_job(snap, status):
     from workbench.curate.readiness import assess
 
     return assess(snap, analysis_status=status)
-
-
-class _Signals(QtCore.QObject):
-    done = QtCore.Signal(object, object)  # verdict, tag
-    failed = QtCore.Signal(object, object)  # exception, tag
-
-
-class _Run(QtCore.QRunnable):
-    def __init__(self, fn, args, tag, signals):
-        super().__init__()
-        self.fn, self.args, self.tag, self.signals = fn, args, tag, signals
-
-    def run(self) -> None:  # a worker thread: nothing here touches a widget
-        try:
-            out = self.fn(*self.args)
-        except Exception as exc:  # shown in the dialog, never lost
-            self.signals.failed.emit(exc, self.tag)
-        else:
-            self.signals.done.emit(out, self.tag)
 
 
 class ReadinessDialog(QtWidgets.QDialog):
@@ -49,7 +32,7 @@ class ReadinessDialog(QtWidgets.QDialog):
         self.session = session
         self.verdict = None
         self._tag = None
-        self._signals = _Signals(self)
+        self._signals = dialog_jobs.JobSignals(self)
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
         lay = QtWidgets.QVBoxLayout(self)
@@ -102,7 +85,7 @@ class ReadinessDialog(QtWidgets.QDialog):
         self._tag = s.project.revision
         self.headline.setText("Checking…")
         self.refresh_btn.setEnabled(False)
-        QtCore.QThreadPool.globalInstance().start(_Run(_verdict_job, (snap, status), self._tag, self._signals))
+        dialog_jobs.start(_verdict_job, (snap, status), self._tag, self._signals)
 
     def _on_failed(self, exc, tag) -> None:
         from workbench.ui.dialogs import error_text
@@ -158,11 +141,4 @@ class ReadinessDialog(QtWidgets.QDialog):
 
 def show_readiness(win) -> ReadinessDialog:
     """Open (or raise) the window's Readiness dialog."""
-    dlg = getattr(win, "_readiness_dialog", None)
-    if dlg is None:
-        dlg = win._readiness_dialog = ReadinessDialog(win.session, win)
-    else:
-        dlg.refresh()
-    dlg.show()
-    dlg.raise_()
-    return dlg
+    return dialog_jobs.show_once(win, "_readiness_dialog", ReadinessDialog)
