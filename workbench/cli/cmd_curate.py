@@ -1,4 +1,4 @@
-"""Curation from the command line: reject, restore, undo, redo, history, relink, accept-change.
+"""Curation from the command line: reject, restore, resolve, undo, redo, history, relink, accept-change.
 
 ``workbench reject PROJECT SELECTOR --reason TEXT`` and ``workbench restore PROJECT SELECTOR
 --reason TEXT`` apply the rules of :mod:`workbench.curate.actions` (the same functions the app's
@@ -7,6 +7,12 @@ Selectors: ``--duplicates`` (all but the keeper of every duplicate group), ``--l
 (training copies of eval examples), ``--flag NAME``, ``--cluster ID``, ``--query TEXT`` and
 ``--lines FILE`` (``SOURCE:LINE`` per line). The first four need analysis results
 (``workbench analyze PROJECT``).
+
+``workbench resolve PROJECT --conflict K --keep SOURCE:LINE`` makes one member's answer the
+canonical answer of conflict K (numbered as in ``workbench check --findings``) and rejects the
+training members that answer differently; ``--majority`` keeps the answer most members give, and
+``--all --majority`` does that for every unresolved conflict, as ONE journal entry. The rule is
+:mod:`workbench.curate.resolve`, the same the app's Majority and Canonical buttons use.
 
 Every command that changes the project takes the project's lock: while the app (or another
 command) has the project open for writing, it stops with a clear error and changes nothing.
@@ -21,7 +27,7 @@ import time
 from workbench.cli import argtypes
 
 #: the commands this module adds (the entry point routes them here, not to the app)
-COMMANDS = ("reject", "restore", "undo", "redo", "history", "relink", "accept-change")
+COMMANDS = ("reject", "restore", "resolve", "undo", "redo", "history", "relink", "accept-change")
 
 
 def _cluster(text: str) -> int:
@@ -69,6 +75,24 @@ def register(subparsers) -> None:
         )
         _selection_args(p, verb)
         p.set_defaults(func=run_reject if name == "reject" else run_restore)
+    p = subparsers.add_parser(
+        "resolve", help="choose a conflict's canonical answer; reject the members answering differently",
+        description=("Resolve conflicts (similar prompts, different answers; numbered as in `workbench check "
+                     "--findings`): the chosen answer becomes canonical and every train/reference member answering "
+                     "differently is rejected, as ONE journal entry (`workbench undo PROJECT` takes it back). "
+                     "Answers equal up to case, spacing and trailing punctuation count as the same. Eval and "
+                     "production members are never rejected."))
+    p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--conflict", type=argtypes.whole(1), metavar="K", help="the conflict's number")
+    which.add_argument("--all", action="store_true", help="every unresolved conflict (with --majority)")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--keep", metavar="SOURCE:LINE", help="the member whose answer is canonical")
+    how.add_argument("--majority", action="store_true", help="keep the answer most members give (ties: the first)")
+    p.add_argument("--reason", default="conflict", metavar="TEXT",
+                   help="why (recorded in the journal and the export manifest; default 'conflict')")
+    p.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    p.set_defaults(func=run_resolve)
     for name, text in (("undo", "undo the newest curation step(s)"), ("redo", "redo the newest undone step(s)")):
         p = subparsers.add_parser(name, help=text, description=f"{text.capitalize()}; each is journalled durably.")
         p.add_argument("project", metavar="PROJECT", help="project file (.wbproj)")
@@ -160,6 +184,47 @@ def run_reject(args) -> int:
 
 def run_restore(args) -> int:
     return _curate(args, rejecting=False)
+
+
+def run_resolve(args) -> int:
+    from workbench.curate import actions, resolve
+
+    if args.all and args.keep:
+        raise actions.InputError("--keep names one member of one conflict: use it with --conflict K, not --all.")
+    with _open(args.project, read_only=args.dry_run) as project:
+        ws = project.load()
+        analysis = actions.stored_analysis(project, ws)
+        if analysis is None:
+            raise actions.NoAnalysisError(
+                f"Project '{project.path.name}' has no analysis results yet; run `workbench analyze {args.project}` first.")
+        conflicts = list(analysis.conflicts)
+        if args.all:
+            chosen = list(enumerate(conflicts, 1))
+        else:
+            if args.conflict > len(conflicts):
+                raise actions.InputError(f"There is no conflict {args.conflict}: the analysis lists {len(conflicts)} "
+                                         f"(see `workbench check {args.project} --findings FILE --only conflicts`).")
+            chosen = [(args.conflict, conflicts[args.conflict - 1])]
+        keep = actions.find_ref(ws, args.keep) if args.keep else None
+        if keep is not None and keep not in {int(r) for r in chosen[0][1].rows}:
+            members = ", ".join(f"{ws.source_names[int(r)]}:{int(ws.line[int(r)])}" for r in chosen[0][1].rows)
+            raise actions.InputError(f"{args.keep} is not a member of conflict {args.conflict} (members: {members}).")
+        if args.all:
+            selection = resolve.majority_all(ws, [(k, f.rows) for k, f in chosen])
+        else:
+            rows = [int(r) for r in chosen[0][1].rows]
+            selection = resolve.canonical(ws, rows, keep if keep is not None else resolve.majority(ws, rows))
+        plan = actions.reject(ws, selection, args.reason)
+        if plan.op is None:
+            print("Nothing to resolve: every chosen conflict already has one answer left.")
+            return 0
+        if args.dry_run:
+            print(f"Would: {plan.message[0].lower()}{plan.message[1:]} (dry run: nothing changed)")
+            return 0
+        change = plan.apply(project)
+        print(f"{plan.message} Journal entry {change.entry_id}: {change.label}.")
+        print(f"Undo with: workbench undo {args.project}")
+    return 0
 
 
 def _steps(args, redo: bool) -> int:

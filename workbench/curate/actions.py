@@ -223,17 +223,7 @@ def read_refs(ws, path: str | Path, roles: Iterable[str] | None = None) -> Selec
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"Cannot read the list of examples {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-    by_id: dict[int, int] = {}
-    by_name: dict[str, list[int]] = {}
-    for sid, label in _labels(ws).items():
-        if sid:
-            by_name.setdefault(label, []).append(sid)
-    for info in ws.sources:
-        by_id[info.id] = info.id
-        by_name.setdefault(info.name, []).append(info.id)
-        by_name.setdefault(str(info.path), []).append(info.id)
-        if info.rel_path:
-            by_name.setdefault(info.rel_path, []).append(info.id)
+    by_id, by_name = _source_keys(ws)
     rows: list[int] = []
     problems: list[str] = []
     for k, raw in enumerate(text.splitlines(), 1):
@@ -250,6 +240,33 @@ def read_refs(ws, path: str | Path, roles: Iterable[str] | None = None) -> Selec
         raise InputError("Lines that name no example of this project:\n" + "\n".join(problems[:5]) + more)
     return rows_selection(_restrict(ws, np.asarray(rows, np.int64), roles), f"examples listed in {path.name}",
                           f"listed in {path.name}")
+
+
+def _source_keys(ws) -> tuple[dict[int, int], dict[str, list[int]]]:
+    """The names a curator may give a source: its id, file name, path, relative path or label."""
+    by_id: dict[int, int] = {}
+    by_name: dict[str, list[int]] = {}
+    for sid, label in _labels(ws).items():
+        if sid:
+            by_name.setdefault(label, []).append(sid)
+    for info in ws.sources:
+        by_id[info.id] = info.id
+        by_name.setdefault(info.name, []).append(info.id)
+        by_name.setdefault(str(info.path), []).append(info.id)
+        if info.rel_path:
+            by_name.setdefault(info.rel_path, []).append(info.id)
+    return by_id, by_name
+
+
+def find_ref(ws, text: str) -> int:
+    """The row of one example named ``SOURCE:LINE`` (or the JSON form of :func:`read_refs`);
+    :class:`InputError` saying why when it names none."""
+    by_id, by_name = _source_keys(ws)
+    try:
+        return int(ws.index_of(_parse_ref(str(text).strip(), by_id, by_name)))
+    except (ValueError, KeyError) as exc:
+        why = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "no such example"
+        raise InputError(f"{text}: {why}") from None
 
 
 def _parse_ref(line: str, by_id: dict[int, int], by_name: dict[str, list[int]]) -> tuple[int, int]:

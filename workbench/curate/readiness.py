@@ -314,18 +314,18 @@ def _conflicts(snap, a, th, p) -> Check:
 
     trainable = np.isin(snap.role, ["train", "reference"]) & ~snap.rejected
     items, n = [], 0
-    for f in a.conflicts:
+    for k, f in enumerate(a.conflicts, 1):  # numbered as `workbench resolve --conflict K` and findings.jsonl
         live = [int(r) for r in f.rows if trainable[int(r)]]
         answers = {normalise_answer(snap.response[r]) for r in live}
         if len(live) > 1 and len(answers) > 1:
             n += 1
-            items.extend(_ref(snap, r, f"conflict {n}: {f.title}"[:300]) for r in live)
+            items.extend(_ref(snap, r, f"conflict {k}: {f.title}"[:300]) for r in live)
     return _count_check(
         "conflicts", "unresolved conflicts", n, th["max_conflicts"],
         f"{n:,} conflicts: similar prompts still get different answers ({len(items):,} examples)",
         "Contradicting answers to the same question teach the model to guess between them.",
-        f"workbench check {p} --findings conflicts.txt --only conflicts, then workbench reject {p} --lines conflicts.txt "
-        '--reason "conflict" (after deleting the lines to keep)',
+        f"workbench resolve {p} --all --majority (or per conflict: workbench resolve {p} --conflict K "
+        "--keep SOURCE:LINE; conflicts listed by workbench check {p} --findings conflicts.txt --only conflicts)",
         "Findings > Conflicts: Majority, or pick the canonical answer", items)
 
 

@@ -8,7 +8,9 @@ the canonical one, is not rejected yet, and whose response differs from the cano
 Eval and production rows are never rejected here (they are the yardstick and the traffic).
 
 :func:`majority` picks the answer most members give (ties: the earliest member), the default a
-curator can accept with one key. Both return a :class:`~workbench.curate.actions.Selection`
+curator can accept with one key. :func:`majority_all` applies the majority rule to many conflicts
+in turn, each among the members still in after the ones before (members may be shared), so every
+conflict ends with one answer. All return a :class:`~workbench.curate.actions.Selection`
 for :func:`workbench.curate.actions.reject`, so the result is ONE undoable journal op.
 """
 
@@ -60,3 +62,22 @@ def canonical(ws, rows: Sequence[int], canonical_row: int) -> Selection:
     ref = f"{ws.source_names[int(canonical_row)]}:{int(ws.line[int(canonical_row)])}"
     parts = ((out, f"conflicts with the canonical answer at {ref}"),) if len(out) else ()
     return Selection("examples answering differently", parts)
+
+
+def majority_all(ws, conflicts: Sequence[tuple[int, Sequence[int]]]) -> Selection:
+    """The majority rule over ``(number, rows)`` conflicts in order: each conflict's majority is
+    taken among its members not rejected (already, or by an earlier conflict here), and the
+    members answering differently are rejected; afterwards no conflict has two answers left."""
+    gone = set(np.flatnonzero(np.asarray(ws.rejected, bool)).tolist())
+    parts = []
+    for number, rows in conflicts:
+        live = [int(r) for r in rows if int(r) not in gone]
+        m = majority(ws, live)
+        if m < 0:
+            continue
+        out = [r for r in differing(ws, live, m).tolist() if r not in gone]
+        if out:
+            gone.update(out)
+            ref = f"{ws.source_names[m]}:{int(ws.line[m])}"
+            parts.append((np.asarray(out, np.int64), f"conflict {number}: conflicts with the majority answer at {ref}"))
+    return Selection("examples answering differently from their conflict's majority", tuple(parts))
