@@ -8,6 +8,13 @@ no two near-copies except inside a paraphrase group (shared ``group`` id), repro
 ``--pin FILE`` / ``--exclude FILE`` / ``--clear FILE`` (``SOURCE:LINE`` per line, as for
 ``workbench reject --lines``) record the curator's choice as ONE journal entry
 (``workbench undo PROJECT`` takes it back); with ``--out`` the set is then drawn with it.
+
+``--answers FILE`` records reference answers for production inputs that need one, as ONE
+journal entry: JSONL, one object per line, ``{"source": NAME or id, "line": N, "answer": TEXT}``
+(``"answer": ""`` clears it), or the eval set's own records with an assistant turn filled in
+(a pipeline can write ``eval_set.jsonl`` back with answers; records without one are skipped).
+A drawn input with a reference answer is written with it as its assistant turn and
+``"reference": true``; the manifest counts them.
 The analysis is brought up to date first (stored results are reused when nothing changed).
 """
 
@@ -49,6 +56,11 @@ def register(subparsers) -> None:
     marks.add_argument("--exclude", metavar="FILE", help="never draw the production inputs listed in FILE")
     marks.add_argument("--clear", metavar="FILE", help="clear the pin/exclude mark of the inputs listed in FILE")
     p.add_argument("--reason", default="", metavar="TEXT", help="why (journalled with --pin/--exclude/--clear)")
+    p.add_argument("--answers", metavar="FILE",
+                   help='record reference answers (one undoable journal entry): JSONL lines {"source": NAME, '
+                        '"line": N, "answer": TEXT} ("" clears), or eval_set.jsonl records with an assistant '
+                        'turn filled in; drawn inputs are then written with their answer as the assistant turn '
+                        'and "reference": true')
     p.add_argument("--model", default=None, help="embedding model (default: the project's)")
     p.add_argument("--device", default="auto", help="embedding device (default auto)")
     p.set_defaults(func=run)
@@ -85,6 +97,21 @@ def _mark(project, ws, args) -> None:
     print(f"{change.label}. Journal entry {change.entry_id}. Undo with: workbench undo {args.project}")
 
 
+def _answer(project, args, items, skipped) -> None:
+    from workbench.curate.eval_set import answer_op
+
+    name = Path(args.answers).name
+    if skipped:
+        print(f"{skipped:,} line(s) of {name} have no answer (no \"answer\", no assistant turn): skipped.")
+    if not items:
+        print(f"{name} holds no reference answers; nothing recorded.")
+        return
+    cleared = sum(1 for _, t in items if not t)
+    change = project.apply(answer_op(items, f"Reference answers from {name} ({len(items):,} inputs"
+                                             + (f", {cleared} cleared" if cleared else "") + ")"))
+    print(f"{change.label}. Journal entry {change.entry_id}. Undo with: workbench undo {args.project}")
+
+
 def run(args: argparse.Namespace) -> int:
     from workbench.analysis import project_analysis as pa
     from workbench.cli.progressbar import ProgressBar
@@ -92,16 +119,22 @@ def run(args: argparse.Namespace) -> int:
     from workbench.curate import eval_set as es
 
     marking = bool(args.pin or args.exclude or args.clear)
-    if not marking and not args.out:
-        raise InputError("Name the output folder with --out DIR (or record a choice with --pin/--exclude/--clear FILE).")
+    answering = bool(args.answers)
+    if not marking and not answering and not args.out:
+        raise InputError("Name the output folder with --out DIR (or record a choice with --pin/--exclude/--clear FILE "
+                         "or reference answers with --answers FILE).")
     options = es.EvalSetOptions(size=args.size, per_cluster=args.per_cluster, seed=args.seed,
                                 group_share=args.group_share, group_size=args.group_size,
                                 paraphrase_sim=args.paraphrase_sim)
     options.validate()
-    with _open(args.project, read_only=not marking) as project:
+    with _open(args.project, read_only=not (marking or answering)) as project:
         ws = project.load()
+        if answering:  # read and checked before anything is journalled
+            items, skipped = es.read_answers(ws, args.answers)
         if marking:
             _mark(project, ws, args)
+        if answering:
+            _answer(project, args, items, skipped)
         if not args.out:
             return 0
         bar = ProgressBar()
@@ -111,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         analysis = pa.analyse(pa.AnalysisData.capture(ws), pa.project_params(project), pa.results_dir(project),
                               encoder=encoder, progress=bar)
         bar.close()
-        inp = es.inputs_from_analysis(analysis, ws, dict(project.state.eval_marks))
+        inp = es.inputs_from_analysis(analysis, ws, dict(project.state.eval_marks), dict(project.state.eval_answers))
         drawn = es.draw_eval_set(inp, options, progress=bar)
         bar.close()
         res = analysis.result
@@ -122,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     c = manifest["counts"]
     print(f"Eval set: {c['drawn']:,} production inputs from {c['clusters']} clusters "
           f"({c['in_groups']:,} in {c['groups']} paraphrase groups, {c['gap_inputs']:,} coverage-gap inputs, "
-          f"{c['pinned']} pinned).")
+          f"{c['pinned']} pinned, {c['reference_answers']:,} with a reference answer).")
     print(f"Left out: {c['near_train']:,} near a training prompt, {c['rejected']:,} rejected, "
           f"{c['excluded_by_curator']:,} excluded by the curator.")
     for w in manifest["warnings"]:

@@ -35,14 +35,20 @@ module draws it from the project's **production** inputs instead, with the proje
   members, so a harness can check the model answers every member the same way.
 - **Pins** (:class:`~workbench.project.journal.EvalMark` ``"pin"``): always drawn first (they
   count toward their cluster's quota), unless near-train (then left out and named in warnings).
+- **Reference answers** (:class:`~workbench.project.journal.EvalAnswer`, keyed by the input's
+  identity ``(source_id, line)``): the curator's answer for an input that needs one. They do not
+  change the draw; a drawn input with one is written with the assistant turn and
+  ``reference: true``. Answers on inputs not drawn are counted (and named in warnings).
 
 Everything random comes from ``numpy.random.default_rng(seed)`` over a fixed row order, so the same
 project, analysis, marks and options give the same eval set, byte for byte.
 
 Output (:func:`write_eval_set`): ``eval_set.jsonl`` (one OpenAI chat record per input: the
 system turn when the input has one, the user turn, plus ``group``, ``cluster``,
-``cluster_label``, ``gap``, ``gap_label`` and ``source``/``line`` identity) and ``manifest.json``
-(how it was drawn: options, counts per cluster, groups, near-train exclusions), written all or
+``cluster_label``, ``gap``, ``gap_label``, ``pinned``, ``reference`` and ``source``/``line``
+identity; the assistant turn is the curator's reference answer where there is one) and
+``manifest.json`` (how it was drawn: options, counts per cluster, groups, near-train exclusions,
+reference answers), written all or
 nothing into a folder only ever replacing an earlier output of this tool
 (:mod:`workbench.curate.destination`).
 """
@@ -118,6 +124,7 @@ class EvalInputs:
     system: Sequence[str] | None = None
     rejected: np.ndarray | None = None
     marks: Mapping[int, str] = field(default_factory=dict)  # row -> "pin" | "exclude"
+    answers: Mapping[int, str] = field(default_factory=dict)  # row -> the curator's reference answer
     graph: Any = None  # NeighbourGraph over all rows (None: built over the eligible inputs)
     ref: Callable[[int], dict[str, Any]] | None = None  # row -> {"source", "source_id", "line"}
     leak_params: Mapping[str, Any] = field(default_factory=dict)  # find_leakage keywords
@@ -426,6 +433,15 @@ def draw_eval_set(inp: EvalInputs, options: EvalSetOptions | None = None, *,
               "pinned": len(pins), "drawn": int(len(rows)), "groups": len(groups),
               "in_groups": int((grp > 0).sum()), "gap_inputs": int(gap[rows].sum()) if len(rows) else 0,
               "gap_reserved": gap_items, "clusters": int(len(ids))}
+    answered = [r for r in sorted(inp.answers) if prod[r]]
+    drawn_set = set(rows.tolist())
+    not_drawn = [r for r in answered if r not in drawn_set]
+    counts["reference_answers"] = len(answered) - len(not_drawn)
+    counts["reference_answers_not_drawn"] = len(not_drawn)
+    if not_drawn:
+        named = ", ".join(_ref_text(inp.ref_of(r)) for r in not_drawn[:5])
+        warnings.append(f"{len(not_drawn)} input(s) with a reference answer are not drawn ({named}"
+                        f"{', ...' if len(not_drawn) > 5 else ''}); pin them to draw them")
     progress(3, 3, "Drawing")
     return EvalSet(rows, grp, near, why, eligible, strata, groups, warnings, counts, options,
                    np.asarray(pins, np.int64))
@@ -456,12 +472,15 @@ def records(inp: EvalInputs, es: EvalSet) -> list[dict[str, Any]]:
         if system and system.strip():
             msgs.append({"role": "system", "content": system})
         msgs.append({"role": "user", "content": inp.prompt[r]})
+        answer = inp.answers.get(r)
+        if answer:
+            msgs.append({"role": "assistant", "content": answer})
         c = int(inp.cluster[r])
         ref = inp.ref_of(r)
         rec = {"messages": msgs, "group": f"g{g}" if g else None, "cluster": c,
                "cluster_label": _cluster_label(inp, c), "gap": bool(inp.gap[r]),
                "gap_label": inp.gap_labels.get(int(gg[r])) if inp.gap[r] and gg[r] >= 0 else None,
-               "pinned": bool(inp.marks.get(r) == "pin")}
+               "pinned": bool(inp.marks.get(r) == "pin"), "reference": bool(answer)}
         rec.update({k: ref[k] for k in ("source", "line") if k in ref})
         out.append(rec)
     return out
@@ -496,6 +515,12 @@ def build_manifest(inp: EvalInputs, es: EvalSet, *, project: str = "", analysis:
         },
         "pinned": [inp.ref_of(r) for r in es.pinned.tolist()],
         "excluded_by_curator": [inp.ref_of(r) for r, m in sorted(inp.marks.items()) if m == "exclude"],
+        "reference_answers": {
+            "drawn": es.counts.get("reference_answers", 0),
+            "not_drawn": [inp.ref_of(r) for r in sorted(set(inp.answers) - set(es.rows.tolist()))
+                          if inp.role[r] == "production"],
+            "note": "a drawn input with a reference answer has it as its assistant turn and \"reference\": true",
+        },
         "warnings": list(es.warnings),
         "files": [{"file": EVAL_FILE, "bytes": data_bytes, "sha256": data_sha}],
     }
@@ -542,21 +567,24 @@ def _json_default(o: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 # from a project's analysis
 # --------------------------------------------------------------------------------------------
-def inputs_from_analysis(pa: Any, ws: Any = None, marks: Mapping[Any, str] | None = None) -> EvalInputs:
+def inputs_from_analysis(pa: Any, ws: Any = None, marks: Mapping[Any, str] | None = None,
+                         answers: Mapping[Any, str] | None = None) -> EvalInputs:
     """:class:`EvalInputs` from a current :class:`~workbench.analysis.project_analysis.ProjectAnalysis`
     (its result rows are the snapshot's rows). ``ws`` gives rejections; ``marks`` maps example ids
-    ``(source_id, line)`` to ``"pin"``/``"exclude"`` (the project state's ``eval_marks``)."""
+    ``(source_id, line)`` to ``"pin"``/``"exclude"`` (the project state's ``eval_marks``),
+    ``answers`` to reference answers (``eval_answers``)."""
     data = pa.data
     if pa.result is None:
         raise EvalSetError("The project has no analysis results; run `workbench analyze PROJECT` first.")
     rejected = None
     if ws is not None and getattr(ws, "n", -1) == data.n:
         rejected = np.asarray(ws.rejected, bool)
-    return inputs_from_result(pa.result, data, pa.prompt_vecs, rejected=rejected, marks=marks)
+    return inputs_from_result(pa.result, data, pa.prompt_vecs, rejected=rejected, marks=marks, answers=answers)
 
 
 def inputs_from_result(res: Any, data: Any, vecs: np.ndarray, *, rejected: np.ndarray | None = None,
-                       marks: Mapping[Any, str] | None = None) -> EvalInputs:
+                       marks: Mapping[Any, str] | None = None,
+                       answers: Mapping[Any, str] | None = None) -> EvalInputs:
     """:class:`EvalInputs` from an :class:`~workbench.analysis.pipeline.AnalysisResult` and the rows
     it was computed from (``data``: prompt, response, role, system, source, source_id, line — an
     ``AnalysisData`` or ``AnalysisInput``) with their prompt vectors."""
@@ -578,13 +606,17 @@ def inputs_from_result(res: Any, data: Any, vecs: np.ndarray, *, rejected: np.nd
         return np.asarray(ex[name].astype("float64").fillna(fill).to_numpy(), dtype=dtype)
 
     src, sid, line = np.asarray(data.source, dtype=object), np.asarray(data.source_id), np.asarray(data.line)
-    row_marks: dict[int, str] = {}
-    if marks:
-        where = {int(k): i for i, k in enumerate(row_keys(sid, line).tolist())}
-        for (s, ln), m in marks.items():
+    where = {int(k): i for i, k in enumerate(row_keys(sid, line).tolist())} if (marks or answers) else {}
+
+    def by_row(per_id: Mapping[Any, str] | None) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for (s, ln), v in (per_id or {}).items():
             i = where.get(int(row_keys(np.array([s]), np.array([ln]))[0]))
-            if i is not None:
-                row_marks[i] = m
+            if i is not None and v:
+                out[i] = v
+        return out
+
+    row_marks, row_answers = by_row(marks), by_row(answers)
     params = res.params
     leak_params = {"sim_threshold": params.leak_sim if params.leak_sim is not None else params.near_dup_threshold,
                    "ngram": params.leak_ngram, "ngram_min_overlap": params.leak_ngram_overlap}
@@ -594,7 +626,7 @@ def inputs_from_result(res: Any, data: Any, vecs: np.ndarray, *, rejected: np.nd
         vecs=np.asarray(vecs, np.float32), cluster=col("cluster", -1, np.int64), cluster_labels=labels,
         gap=col("gap", 0, np.float64) > 0, gap_group=col("gap_group", -1, np.int64), gap_labels=gap_labels,
         dup_group=col("dup_group", -1, np.int64), system=list(data.system) if data.system is not None else None,
-        rejected=rejected, marks=row_marks, graph=graph if graph is not None and len(graph) == n else None,
+        rejected=rejected, marks=row_marks, answers=row_answers, graph=graph if graph is not None and len(graph) == n else None,
         ref=lambda i: {"source": str(src[i]), "source_id": int(sid[i]), "line": int(line[i])},
         leak_params=leak_params)
 
@@ -605,3 +637,81 @@ def mark_op(ids: Sequence[tuple[int, int]], mark: str, reason: str = ""):
     from workbench.project.journal import EvalMark
 
     return EvalMark(tuple(ids), mark, reason)
+
+
+def answer_op(items: Sequence[tuple[tuple[int, int], str]], label: str = ""):
+    """The journal op recording reference answers ``[((source_id, line), text), ...]`` (``""``
+    clears one): one :class:`~workbench.project.journal.EvalAnswer`, or a batch of them (one
+    undoable step)."""
+    from workbench.project.journal import Batch, EvalAnswer
+
+    ops = [EvalAnswer(eid, text) for eid, text in items]
+    if not ops:
+        raise EvalSetError("No reference answers to record.")
+    if len(ops) == 1:
+        return ops[0]
+    return Batch(ops, label or f"Reference answers for {len(ops)} inputs")
+
+
+def read_answers(ws: Any, path: str | Path) -> tuple[list[tuple[tuple[int, int], str]], int]:
+    """Reference answers from a JSONL file, one object per line naming a production input by
+    ``"source"`` (name or id) or ``"source_id"`` and ``"line"``, with the answer as ``"answer"``
+    (``""`` clears it) or as the last assistant turn of ``"messages"`` -- so the eval set's own
+    ``eval_set.jsonl``, with assistant turns filled in, can be read back. Returns
+    ``([((source_id, line), text), ...], lines without an answer)``; any line that names no
+    production input or is not JSON raises :class:`InputError` with ``file:line: reason``."""
+    from workbench.core.errors import InputError
+    from workbench.curate.actions import find_ref
+
+    path = Path(path).expanduser()
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read the answers file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    items: dict[tuple[int, int], str] = {}
+    problems: list[str] = []
+    skipped = 0
+    for k, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            problems.append(f"{path}:{k}: not a JSON object")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{path}:{k}: not a JSON object")
+            continue
+        if "answer" in obj:
+            answer = obj["answer"]
+            if answer is None:
+                answer = ""
+            if not isinstance(answer, str):
+                problems.append(f"{path}:{k}: \"answer\" is text, not {type(answer).__name__}")
+                continue
+        else:
+            msgs = obj.get("messages")
+            turns = [m for m in msgs if isinstance(m, dict) and m.get("role") == "assistant"] \
+                if isinstance(msgs, list) else []
+            if not turns:
+                skipped += 1  # an eval-set record nobody answered yet
+                continue
+            answer = turns[-1].get("content")
+            if not isinstance(answer, str):
+                problems.append(f"{path}:{k}: the assistant turn's content is not text")
+                continue
+        try:
+            row = find_ref(ws, line)
+        except InputError as exc:
+            problems.append(f"{path}:{k}: {exc.user_message.split(': ', 1)[-1]}")
+            continue
+        if str(ws.role[row]) != "production":
+            problems.append(f"{path}:{k}: {ws.source_name(row)}:{ws.example_id(row)[1]} is a {ws.role[row]} "
+                            "example, not a production input")
+            continue
+        items[ws.example_id(row)] = answer.strip()
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise InputError("Lines of the answers file that cannot be used:\n" + "\n".join(problems[:5]) + more)
+    return list(items.items()), skipped

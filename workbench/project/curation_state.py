@@ -26,7 +26,7 @@ from workbench.project.journal import (
 )
 
 # Kinds of change reported in Change.changed
-CHANGE_KINDS = ("rejected", "edited", "tags", "weight", "note", "added", "removed", "eval_mark", "cluster")
+CHANGE_KINDS = ("rejected", "edited", "tags", "weight", "note", "added", "removed", "eval_mark", "eval_answer", "cluster")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class CurationState:
         self.weights: dict[ExampleId, float] = {}
         self.notes: dict[ExampleId, str] = {}
         self.eval_marks: dict[ExampleId, str] = {}  # production input -> "pin" | "exclude" (eval set)
+        self.eval_answers: dict[ExampleId, str] = {}  # production input -> reference answer (eval set)
         self.cluster_edits: list = []  # the curator's cluster names and merges (ClusterEdit), in order
         self.added: dict[int, AddedExample] = {}  # line -> example, in order of addition
         self.next_added_line = 1

@@ -916,6 +916,55 @@ class EvalMark(Op):
         return _one_or_batch(ops or [EvalMark((), "", "undo")], f"Undo {self.label}")
 
 
+@dataclass(frozen=True)
+class EvalAnswer(Op):
+    """The curator's reference answer for a production input of the eval set (``text=""``
+    clears it). Stored in ``state.eval_answers``; :mod:`workbench.curate.eval_set` writes it as
+    the assistant turn of that input. ``before`` = the previous answer (None: none)."""
+
+    kind: ClassVar[str] = "eval_answer"
+    id: ExampleId
+    text: str
+    before: str | None = None
+    shas: tuple[tuple[int, str], ...] | None = None
+    applied: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "id", _norm_id(self.id))
+        if not isinstance(self.text, str):
+            raise ProjectError("A reference answer is text.")
+        object.__setattr__(self, "text", self.text if self.text.strip() else "")
+        if self.before is not None and not isinstance(self.before, str):
+            raise ProjectError("A previous reference answer must be text or null.")
+        if not isinstance(self.applied, bool):
+            raise ProjectError("A reference answer's 'applied' must be true or false.")
+        object.__setattr__(self, "shas", _freeze_shas(self.shas))
+
+    def example_ids(self) -> tuple[ExampleId, ...]:
+        return (self.id,)
+
+    @property
+    def label(self) -> str:
+        return "Clear the reference answer of 1 input" if not self.text else "Reference answer for 1 input"
+
+    def apply(self, state, col) -> Op:
+        eid = self.id
+        answers = state.eval_answers
+        before = answers.get(eid)
+        if state._live(eid, self.shas_map) and (before or "") != self.text:
+            if self.text:
+                answers[eid] = self.text
+            else:
+                del answers[eid]
+            col.add("eval_answer", [eid])
+        return _resolved(self, before=before, shas=state._shas([eid], self), applied=True)
+
+    def inverse(self) -> Op:
+        if not self.applied:
+            raise ProjectError("Cannot invert a reference answer that was never applied.")
+        return EvalAnswer(self.id, self.before or "", shas=self.shas)
+
+
 #: at most this many member examples are recorded per cluster in a :class:`ClusterEdit` (enough
 #: to find the cluster again by majority after a re-analysis renumbered the clusters)
 CLUSTER_SAMPLE = 200
