@@ -8,8 +8,8 @@ costs tens of seconds per process. To keep that out of the curator's wait:
 * most numba functions of umap-learn and many of pynndescent are compiled without
   ``cache=True``: :func:`umap` and :func:`pynndescent` turn caching on for every module-level
   numba function of those packages, so they are cached too;
-* :func:`warm_up` runs a tiny map + clustering so the GUI (at start-up, in the background) or an
-  installer can fill the cache before the first real analysis.
+* the first analysis of a fresh install fills that cache (benchmarks/bench_analysis.py measures
+  the cold and the warm start).
 
 Always import these libraries through this module (``from workbench.analysis import jit;
 umap = jit.umap()``), never directly.
@@ -120,25 +120,3 @@ def hdbscan() -> ModuleType:
         import hdbscan as module
 
         return module
-
-
-def warm_up() -> None:
-    """Compile (or load from cache) the numba code a real analysis needs, on a tiny input.
-
-    Takes a few seconds when the cache is warm and up to a minute on first use; safe to call
-    from a background thread.
-    """
-    import numpy as np
-
-    from workbench.analysis.clusters import find_clusters
-    from workbench.analysis.graph import build_graph
-    from workbench.analysis.layout import umap_layout
-
-    rng = np.random.default_rng(0)
-    vecs = rng.normal(size=(400, 16)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    build_graph(vecs, 10, exact_limit=0)  # the approximate (IVF) path of large inputs
-    graph = build_graph(vecs, 10)
-    coords = umap_layout(vecs, graph, n_neighbors=10, seed=0)
-    umap_layout(vecs, graph, n_neighbors=10, seed=0, fit_limit=200, n_epochs=20)  # sample + place
-    find_clusters(coords, graph, min_cluster_size=10)

@@ -32,12 +32,11 @@ unreadable, a folder, empty, binary, UTF-16, no record loaded) raise
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -45,7 +44,7 @@ from workbench.core.errors import InputError
 from workbench.core.progress import CancelToken, ProgressFn, ensure, throttled
 from workbench.io.collect import Collector
 from workbench.io.source_data import DEFAULT_UNIT, SourceData
-from workbench.io.source_file import SourceFile
+from workbench.io.source_file import SourceFile, opened
 from workbench.io.values import MAX_DEPTH, needs_check, value_problem
 
 MAX_LINE_BYTES = 16 << 20  # a longer line is reported as "line too large" (raise it if you need)
@@ -144,16 +143,6 @@ def _explain_single_object(path: Path, exc: InputError) -> None:
 
 
 # ------------------------------------------------------------------------------- whole-file checks
-
-
-@contextlib.contextmanager
-def opened(path: Path, sf: SourceFile | None) -> Iterator[SourceFile]:
-    """``sf`` when the caller opened the file already (read_source), else the file opened here."""
-    if sf is not None:
-        yield sf
-        return
-    with SourceFile(path) as own:
-        yield own
 
 
 def _check_text(path: Path, head: bytes) -> None:

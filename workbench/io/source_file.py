@@ -17,11 +17,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import stat
 from pathlib import Path
+from typing import Iterator
 
 from workbench.core.errors import InputError
 
@@ -156,3 +158,13 @@ class SourceFile(io.RawIOBase):
 
 
 __all__ = ["SourceFile"]
+
+
+@contextlib.contextmanager
+def opened(path: Path, sf: "SourceFile | None") -> Iterator["SourceFile"]:
+    """``sf`` when the caller opened the file already (read_source), else the file opened here."""
+    if sf is not None:
+        yield sf
+        return
+    with SourceFile(path) as own:
+        yield own

@@ -120,7 +120,7 @@ def read_csv(
     number of fields is almost always a quote left open (``"`` never closed), which would swallow
     every later line into one field: its first line is reported and the lines after it are read
     again as rows of their own."""
-    from workbench.io.readers import opened
+    from workbench.io.source_file import opened
 
     progress, cancel = ensure(progress, cancel)
     col = Collector(path, "csv", schema=schema, unit=unit, mapping=mapping, strict=strict)
@@ -214,7 +214,7 @@ def read_parquet(
 ) -> SourceData:
     """A Parquet file, read in batches of :data:`BATCH_ROWS` rows (hashed whole first, through the
     same open file, so the hash is of the bytes read)."""
-    from workbench.io.readers import opened
+    from workbench.io.source_file import opened
 
     with opened(path, sf) as f:
         sha = f.hash_all()

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 from workbench.project.journal import (
     ADDED_SOURCE_ID,
     DEFAULT_WEIGHT,
+    AddedExample,
     CheckContext,
     ExampleId,
     Op,
@@ -27,17 +28,6 @@ from workbench.project.journal import (
 
 # Kinds of change reported in Change.changed
 CHANGE_KINDS = ("rejected", "edited", "tags", "weight", "note", "added", "removed", "eval_mark", "eval_answer", "cluster")
-
-
-@dataclass(frozen=True)
-class AddedExample:
-    """An example that exists only in the project (source 0, "added")."""
-
-    line: int
-    record: dict[str, Any]
-    schema: str
-    role: str
-    provenance: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,17 @@ ADDED_SOURCE_NAME = "added"
 DEFAULT_WEIGHT = 1.0
 
 
+@dataclass(frozen=True)
+class AddedExample:
+    """An example that exists only in the project (source 0, "added")."""
+
+    line: int
+    record: dict[str, Any]
+    schema: str
+    role: str
+    provenance: dict[str, Any]
+
+
 class DamagedProjectError(ProjectError):
     """Part of a project file that SQLite reads fine holds damaged content (a journal entry
     that fails its checksum or is not an op, a setting that is not JSON, ...). The message names
@@ -588,7 +599,6 @@ class AddExample(Op):
         ctx.check_record(self.record, self.schema, None, "new")
 
     def apply(self, state, col) -> Op:
-        from workbench.project.curation_state import AddedExample
 
         line = self.line if self.line is not None else state.next_added_line
         if line in state.added:
