@@ -72,6 +72,44 @@ def test_eval_set_dialog_previews_and_writes_the_cli_set(qtbot, window, tmp_path
     assert dlg.manifest is None and "Could not write" in dlg.summary.text()
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
 
+    # Write reference answer…: the editor of Promote to training, one undoable journal op; the
+    # redrawn set carries the answer as the input's assistant turn, as `workbench eval-set` writes it
+    from workbench.ui.dialogs import PromoteDialog
+
+    assert not dlg.answer_btn.isEnabled()  # nothing selected
+    dlg.table.selectRow(2)
+    assert dlg.answer_btn.isEnabled()
+    first = cli_recs[2]
+    dlg.answer_btn.click()
+    editor = dlg.editor
+    assert isinstance(editor, PromoteDialog) and editor.isVisible()
+    assert editor.prompt.toPlainText() == first["messages"][-1]["content"] and editor.prompt.isReadOnly()
+    assert not editor.ok.isEnabled()  # nothing written yet
+    editor.response.setPlainText("  You can top up by card in the app.  ")
+    assert editor.ok.isEnabled()
+    editor.ok.click()
+    qtbot.waitUntil(lambda: dlg.drawn is not None and dlg.preview_btn.isEnabled(), timeout=120_000)
+    ident = (3, first["line"])
+    assert s.project.state.eval_answers == {ident: "You can top up by card in the app."}
+    assert dlg.drawn.counts["reference_answers"] == 1
+    assert dlg.table.item(2, 5).text() == "You can top up by card in the app."
+    assert dlg.records[2]["reference"] and dlg.records[2]["messages"][-1]["role"] == "assistant"
+    out2 = tmp_path / "app_set_answered"
+    dlg.write_to(out2)
+    qtbot.waitUntil(lambda: dlg.write_btn.isEnabled(), timeout=60_000)
+    cli_out2 = tmp_path / "cli_set_answered"
+    assert main(["eval-set", str(project), "--out", str(cli_out2), "--size", "60", "--per-cluster", "2",
+                 "--seed", "7"]) == 0
+    capsys.readouterr()
+    assert (out2 / "eval_set.jsonl").read_bytes() == (cli_out2 / "eval_set.jsonl").read_bytes() != cli_lines
+    # editing it again starts from the answer; Ctrl+Z takes the answer back
+    dlg.table.selectRow(2)
+    dlg.write_answer()
+    assert dlg.editor.response.toPlainText() == "You can top up by card in the app."
+    dlg.editor.reject()
+    s.undo()
+    assert s.project.state.eval_answers == {}
+
     # the README's screenshot: WORKBENCH_SCREENSHOTS=docs/screenshots pytest tests/ui/test_eval_set_dialog.py
     import os
 

@@ -106,7 +106,7 @@ def _answer(project, args, items, skipped) -> None:
     if not items:
         print(f"{name} holds no reference answers; nothing recorded.")
         return
-    cleared = sum(1 for _, t in items if not t)
+    cleared = sum(1 for _, t in items if not t.strip())
     change = project.apply(answer_op(items, f"Reference answers from {name} ({len(items):,} inputs"
                                              + (f", {cleared} cleared" if cleared else "") + ")"))
     print(f"{change.label}. Journal entry {change.entry_id}. Undo with: workbench undo {args.project}")

@@ -645,7 +645,7 @@ def answer_op(items: Sequence[tuple[tuple[int, int], str]], label: str = ""):
     undoable step)."""
     from workbench.project.journal import Batch, EvalAnswer
 
-    ops = [EvalAnswer(eid, text) for eid, text in items]
+    ops = [EvalAnswer(eid, str(text or "").strip()) for eid, text in items]  # surrounding blanks are not kept
     if not ops:
         raise EvalSetError("No reference answers to record.")
     if len(ops) == 1:
@@ -710,7 +710,7 @@ def read_answers(ws: Any, path: str | Path) -> tuple[list[tuple[tuple[int, int],
             problems.append(f"{path}:{k}: {ws.source_name(row)}:{ws.example_id(row)[1]} is a {ws.role[row]} "
                             "example, not a production input")
             continue
-        items[ws.example_id(row)] = answer.strip()
+        items[ws.example_id(row)] = answer
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise InputError("Lines of the answers file that cannot be used:\n" + "\n".join(problems[:5]) + more)

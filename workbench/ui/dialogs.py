@@ -24,6 +24,7 @@ class PromoteDialog(QtWidgets.QDialog):
             "becomes a new training example (chat format) with the response you write. Its origin is recorded.")
         intro.setWordWrap(True)
         lay.addWidget(intro)
+        self.intro = intro  # the reference-answer editor (ui/eval_set_dialog.py) says what it is for
         lay.addWidget(QtWidgets.QLabel("<b>System</b> (optional)"))
         self.system = QtWidgets.QPlainTextEdit(self._default_system())
         self.system.setFixedHeight(60)
@@ -32,7 +33,8 @@ class PromoteDialog(QtWidgets.QDialog):
         self.prompt = QtWidgets.QPlainTextEdit(ws.prompt[row])
         self.prompt.setFixedHeight(90)
         lay.addWidget(self.prompt)
-        lay.addWidget(QtWidgets.QLabel("<b>Assistant</b> — the response it should get"))
+        self.response_label = QtWidgets.QLabel("<b>Assistant</b> — the response it should get")
+        lay.addWidget(self.response_label)
         self.response = QtWidgets.QPlainTextEdit()
         self.response.setObjectName("promoteResponse")
         self.response.setPlaceholderText("Write the ideal response…")

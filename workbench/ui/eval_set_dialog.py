@@ -3,7 +3,10 @@
 Size, per-cluster floor and seed; a preview of the drawn inputs (cluster label, paraphrase group,
 coverage-gap mark, source:line) and the per-cluster counts; "Write…" writes ``eval_set.jsonl`` and
 ``manifest.json`` into a folder, all or nothing, by the same destination rules as the CLI (the
-folder must be new, empty or an earlier output of this tool). Every rule lives in
+folder must be new, empty or an earlier output of this tool). "Write reference answer…" opens the
+editor of Promote to training (:class:`~workbench.ui.dialogs.PromoteDialog`) for the selected
+input and records the answer as a journal op (:class:`~workbench.project.journal.EvalAnswer`,
+undoable; the written set then carries it as the input's assistant turn). Every rule lives in
 :mod:`workbench.curate.eval_set`; the draw and the write run in a background thread on a
 snapshot taken on the GUI thread, so the window never waits on them.
 """
@@ -21,7 +24,7 @@ from workbench.ui import dialog_jobs
 PREVIEW_ROWS = 1000  # rows listed in the preview (the written file has every one)
 
 
-def _draw_job(data, params, folder, model, device, encoder, rejected, marks, options, cancel):
+def _draw_job(data, params, folder, model, device, encoder, rejected, marks, options, cancel, answers=None):
     """Worker: bring the analysis up to date (stored results are reused when current), then draw."""
     from workbench.analysis import project_analysis as pa
     from workbench.curate import eval_set as es
@@ -32,7 +35,7 @@ def _draw_job(data, params, folder, model, device, encoder, rejected, marks, opt
     if analysis.result is None:
         raise es.EvalSetError("The project has no analysis results; run the analysis first (Ctrl+R).")
     inp = es.inputs_from_result(analysis.result, analysis.data, analysis.prompt_vecs, rejected=rejected,
-                                marks=marks)
+                                marks=marks, answers=answers)
     drawn = es.draw_eval_set(inp, options, cancel=cancel)
     res = analysis.result
     info = {"revision": res.revision, "cache_key": res.cache_key, "encoder": res.summary.get("encoder", "")}
@@ -43,6 +46,47 @@ def _write_job(out, inp, drawn, project, info, protected):
     from workbench.curate.eval_set import write_eval_set
 
     return write_eval_set(out, inp, drawn, project=project, analysis=info, protected=protected)
+
+
+def _reference_editor_class():
+    from workbench.ui.dialogs import PromoteDialog
+
+    class ReferenceAnswerDialog(PromoteDialog):
+        """Promote to training's editor, for the reference answer of one eval-set input: the input
+        (and its own system turn) shown read-only, the answer below; saving an empty answer clears it."""
+
+        def __init__(self, session, row: int, parent=None):
+            super().__init__(session, row, parent)
+            ws = session.ws
+            self.eid = ws.example_id(row)
+            self.current = session.project.state.eval_answers.get(self.eid, "")
+            self.setWindowTitle("Reference answer")
+            self.setObjectName("referenceAnswerDialog")
+            self.intro.setText(
+                f"The reference answer for this production input from <b>{html.escape(str(ws.source_names[row]))}"
+                f"</b> line {int(ws.line[row])}: the eval set writes it as the input's assistant turn "
+                "(<code>\"reference\": true</code>) so an evaluation can compare the model's answer with it. "
+                "Recorded in the journal (undo with Ctrl+Z); an empty answer clears it.")
+            self.system.setPlainText(ws.system[row] if ws.system is not None else "")
+            for box in (self.system, self.prompt):
+                box.setReadOnly(True)
+            self.response_label.setText("<b>Assistant</b> — the reference answer")
+            self.response.setPlaceholderText("Write the reference answer…")
+            self.response.setPlainText(self.current)
+            self.ok.setText("Save reference answer")
+            self.response.textChanged.connect(self._enable)  # after the promote rule: this one decides
+            self._enable()
+
+        def _enable(self) -> None:
+            text = self.response.toPlainText().strip()
+            self.ok.setEnabled(text != self.current.strip() and bool(text or self.current))
+
+        def op(self):
+            from workbench.curate.eval_set import answer_op  # the CLI's --answers makes the same op
+
+            return answer_op([(self.eid, self.response.toPlainText())])
+
+    return ReferenceAnswerDialog
 
 
 class EvalSetDialog(QtWidgets.QDialog):
@@ -92,14 +136,18 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
         split = QtWidgets.QSplitter(QtCore.Qt.Vertical)
-        self.table = QtWidgets.QTableWidget(0, 5)
+        self.table = QtWidgets.QTableWidget(0, 6)
         self.table.setObjectName("evalSetPreview")
-        self.table.setHorizontalHeaderLabels(["input", "cluster", "group", "gap", "source:line"])
+        self.table.setHorizontalHeaderLabels(["input", "cluster", "group", "gap", "source:line", "reference answer"])
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._update_answer_btn)
+        self.table.itemDoubleClicked.connect(lambda _item: self.write_answer())
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.Stretch)
-        for col, width in ((1, 200), (2, 50), (3, 200), (4, 200)):  # fixed: no measuring of every row
+        for col, width in ((1, 200), (2, 50), (3, 160), (4, 180), (5, 200)):  # fixed: no measuring of every row
             self.table.setColumnWidth(col, width)
         split.addWidget(self.table)
         self.clusters = QtWidgets.QTableWidget(0, 6)
@@ -113,7 +161,8 @@ class EvalSetDialog(QtWidgets.QDialog):
         lay.addWidget(split, 1)
         note = QtWidgets.QLabel("The same draw: <code>workbench eval-set PROJECT --out DIR --size N "
                                 "--per-cluster MIN --seed S</code>. Pin or exclude inputs with "
-                                "<code>--pin/--exclude FILE</code> (undoable).")
+                                "<code>--pin/--exclude FILE</code>, write reference answers with "
+                                "<code>--answers FILE</code> (undoable).")
         note.setWordWrap(True)
         lay.addWidget(note)
         buttons = QtWidgets.QDialogButtonBox()
@@ -121,6 +170,13 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.write_btn.setToolTip("Write eval_set.jsonl and manifest.json into a new or empty folder")
         self.write_btn.setEnabled(False)
         self.write_btn.clicked.connect(self.choose_folder)
+        self.answer_btn = buttons.addButton("Write reference answer…", QtWidgets.QDialogButtonBox.ActionRole)
+        self.answer_btn.setObjectName("evalSetAnswer")
+        self.answer_btn.setToolTip("The answer the selected input should get, written into the eval set as its "
+                                   "assistant turn (the editor of Promote to training; undoable)")
+        self.answer_btn.setEnabled(False)
+        self.answer_btn.clicked.connect(self.write_answer)
+        self.editor = None
         buttons.addButton(QtWidgets.QDialogButtonBox.Close).clicked.connect(self.close)
         lay.addWidget(buttons)
         self.resize(1000, 680)
@@ -137,6 +193,7 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.preview_btn.setEnabled(not busy)
         self.cancel_btn.setEnabled(busy)
         self.write_btn.setEnabled(not busy and self.drawn is not None)
+        self._update_answer_btn()
 
     def refresh(self) -> None:
         from workbench.analysis import project_analysis as pa
@@ -159,7 +216,7 @@ class EvalSetDialog(QtWidgets.QDialog):
         data = pa.AnalysisData.capture(ws)  # the job's immutable snapshot
         args = (data, s.analysis_params(), pa.results_dir(project), pa.project_model(project),
                 project.settings.get(pa.DEVICE_SETTING, "auto"), s.encoder, np.array(ws.rejected, bool),
-                dict(project.state.eval_marks), self.options(), self._cancel)
+                dict(project.state.eval_marks), self.options(), self._cancel, dict(project.state.eval_answers))
         self._context = (str(project.path), [project.path, *(src.path for src in ws.sources)])
         self.summary.setText("Drawing the eval set…")
         self._busy(True)
@@ -201,7 +258,7 @@ class EvalSetDialog(QtWidgets.QDialog):
         c = self.drawn.counts
         text = (f"<b>{c['drawn']:,}</b> production inputs from {c['clusters']} clusters "
                 f"({c['in_groups']:,} in {c['groups']} paraphrase groups, {c['gap_inputs']:,} coverage-gap inputs, "
-                f"{c['pinned']} pinned). Left out: {c['near_train']:,} near a training prompt, "
+                f"{c['pinned']} pinned, {c['reference_answers']:,} with a reference answer). Left out: {c['near_train']:,} near a training prompt, "
                 f"{c['rejected']:,} rejected, {c['excluded_by_curator']:,} excluded by the curator.")
         for w in self.drawn.warnings[:5]:
             text += f"<br><small>warning: {html.escape(w)}</small>"
@@ -216,9 +273,10 @@ class EvalSetDialog(QtWidgets.QDialog):
             user = next((m["content"] for m in r["messages"] if m["role"] == "user"), "")
             gap = ("gap: " + (r.get("gap_label") or "")) if r["gap"] else ""
             ref = f"{r['source']}:{r['line']}" if "source" in r else ""
-            for j, v in enumerate((user, r["cluster_label"], r["group"] or "", gap, ref)):
+            answer = r["messages"][-1]["content"] if r.get("reference") else ""
+            for j, v in enumerate((user, r["cluster_label"], r["group"] or "", gap, ref, answer)):
                 item = QtWidgets.QTableWidgetItem(str(v))
-                if j == 0:
+                if j in (0, 5):
                     item.setToolTip(str(v))
                 self.table.setItem(i, j, item)
         strata = self.drawn.strata
@@ -231,6 +289,45 @@ class EvalSetDialog(QtWidgets.QDialog):
                 if j:
                     item.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                 self.clusters.setItem(i, j, item)
+
+    # -- reference answers -----------------------------------------------------------------------
+    def selected_row(self) -> int | None:
+        """The session workspace row of the selected preview input (by identity), or None."""
+        s = self.session
+        sel = self.table.selectionModel().selectedRows() if self.drawn is not None else []
+        if not sel or s.ws is None or self.inputs is None:
+            return None
+        i = sel[0].row()
+        if i >= len(self.drawn.rows):
+            return None
+        ref = self.inputs.ref_of(int(self.drawn.rows[i]))
+        try:
+            row = s.ws.index_of((int(ref["source_id"]), int(ref["line"])))
+        except (KeyError, ValueError, IndexError):
+            return None
+        return None if row is None or str(s.ws.role[row]) != "production" else int(row)
+
+    def _update_answer_btn(self) -> None:
+        self.answer_btn.setEnabled(self.preview_btn.isEnabled() and self.selected_row() is not None)
+
+    def write_answer(self) -> None:
+        """Open the answer editor for the selected input; saving records the journal op and draws
+        the preview again (the same draw: answers do not change which inputs are drawn)."""
+        row = self.selected_row()
+        if row is None or self.session.project is None:
+            return
+        self.editor = _reference_editor_class()(self.session, row, self)
+        self.editor.accepted.connect(self._answer_saved)
+        self.editor.open()
+
+    def _answer_saved(self) -> None:
+        editor, self.editor = self.editor, None
+        if editor is None:
+            return
+        change = self.session.apply(editor.op())
+        if change is not None:
+            self.session.sig_message.emit(f"{change.label} (eval set). Undo with Ctrl+Z.")
+            self.refresh()
 
     # -- writing ---------------------------------------------------------------------------------
     def choose_folder(self) -> None:
