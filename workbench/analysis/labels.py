@@ -7,8 +7,9 @@ All prompts of a cluster are treated as one document. A term's weight in cluster
 where ``share`` is the share of c's prompts that use the term, ``A`` the average number of
 terms per cluster and ``f(t)`` the term's count over all clusters — so a word many members use
 and rare elsewhere wins, and words common everywhere ("please", "help") lose. A term used by
-fewer than ``MIN_TERM_SHARE`` (15%) of the cluster's prompts (or by only one) is used only when
-nothing else is left, so a label never comes from one stray member. English stop
+fewer than ``MIN_TERM_SHARE`` (15%) of the cluster's prompts (or by only one) never names it: such a
+cluster gets fewer terms, or none, rather than a word from one stray member (a catch-all of 337
+unrelated questions was labelled "currency · yarn · hold" from one of them). English stop
 words (plus contraction fragments and filler such as "please", "get") are dropped; simple inflections are merged onto a base form that occurs in the data
 ("cards" -> "card", "arrived" -> "arrive") so one label does not spend two of its terms on one
 word. A label is the top terms joined by " · ", e.g. ``card · arrive · delivery``.
@@ -73,10 +74,14 @@ def ctfidf_terms(
     n_terms: int = 3,
     max_docs_per_cluster: int = 2000,
     seed: int = 0,
+    strict: bool = True,
 ) -> dict[int, list[str]]:
-    """The ``n_terms`` most distinctive terms of every cluster id >= 0 in ``labels``.
+    """Up to ``n_terms`` most distinctive terms of every cluster id >= 0 in ``labels``: only terms
+    used by at least ``MIN_TERM_SHARE`` of its prompts (and two of them).
 
-    Clusters with no usable words (e.g. only digits or emoji) get an empty list.
+    Clusters with no such words (only digits or emoji, or members with nothing in common) get an
+    empty list. ``strict=False`` is the old rule (rarer terms fill the label when too few are
+    common), kept only for the study that measures what the rule removed.
     """
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
@@ -134,12 +139,58 @@ def ctfidf_terms(
         # weight = share of the cluster's prompts that use the term (not raw counts, so one long
         # or repetitive prompt cannot name its cluster) times the term's distinctiveness
         score = uses / max(n_docs, 1) * idf[cols]
-        if n_docs >= 2:  # a word few members use does not describe the cluster
-            min_uses = max(2, int(np.ceil(MIN_TERM_SHARE * n_docs)))
-            score = np.where(uses >= min_uses, score, score * 1e-3)
+        min_uses = min_term_uses(n_docs)  # a word few members use does not describe the cluster
+        common = uses >= min_uses
+        if not strict:
+            score = np.where(common, score, score * 1e-3)
+        elif not common.all():
+            cols, score = cols[common], score[common]
         order = np.lexsort((cols, -score))[:n_terms]
         result[int(c)] = [str(vocab[j]) for j in cols[order]]
     return result
+
+
+def min_term_uses(n_docs: int) -> int:
+    """How many of a cluster's ``n_docs`` prompts must use a term for it to name the cluster."""
+    return max(min(2, n_docs), int(np.ceil(MIN_TERM_SHARE * n_docs)))
+
+
+def term_coverage(texts: Sequence[str], labels: np.ndarray, terms: dict[int, Sequence[str]], *,
+                  max_docs_per_cluster: int = 2000, seed: int = 0) -> dict[int, float]:
+    """Per cluster id in ``terms``, the share of its prompts that use at least one of its label
+    terms (an inflection counts: "cards" uses "card"); 0.0 for a cluster without terms. Large
+    clusters are measured on a seeded sample of ``max_docs_per_cluster`` prompts."""
+    import re
+
+    token = re.compile(TOKEN_PATTERN)
+    forms: dict[str, frozenset[str]] = {}  # word -> itself and the base forms it may fold onto
+
+    def uses(text: str, wanted: set[str]) -> bool:
+        for w in set(token.findall(text.lower())):
+            f = forms.get(w)
+            if f is None:
+                f = forms[w] = frozenset([w, *_base_candidates(w)])
+            if not f.isdisjoint(wanted):
+                return True
+        return False
+
+    labels = np.asarray(labels)
+    rows = np.flatnonzero(labels >= 0)
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    ids, first = np.unique(labels[rows], return_index=True)
+    groups = dict(zip(ids.tolist(), np.split(rows, first[1:])))
+    rng = np.random.default_rng(seed)
+    out: dict[int, float] = {}
+    for c, ts in terms.items():
+        members = groups.get(int(c), rows[:0])
+        wanted = set(ts)
+        if len(members) == 0 or not wanted:
+            out[int(c)] = 0.0
+            continue
+        if len(members) > max_docs_per_cluster:
+            members = rng.choice(members, max_docs_per_cluster, replace=False)
+        out[int(c)] = sum(uses(texts[i] or "", wanted) for i in members.tolist()) / len(members)
+    return out
 
 
 def format_label(terms: Sequence[str], cluster_id: int) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.analysis import cluster_quality
 from workbench.analysis.clusters import PHASE as CLUSTER_PHASE
 from workbench.analysis.clusters import Clusters, find_clusters
 from workbench.analysis.conflicts import find_conflicts
@@ -124,6 +125,9 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
     summary["mismatches"] = clean_json(mism.summary(_ref_fn(inp))) if mism is not None else {
         "skipped": "no response vectors were given", "n_mismatches": 0, "mismatches": []}
     summary["counts"]["mismatches"] = summary["mismatches"]["n_mismatches"]
+    findings["cluster_quality"] = ph.run("cluster quality", lambda: cluster_quality.assess_clusters(
+        inp.prompt_vecs, labels, inp.prompt, terms, seed=seed))  # one topic or mixed: label says so
+    cluster_quality.annotate(examples, summary, findings["cluster_quality"])
     return examples, summary, graph, findings
 
 
