@@ -17,6 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from workbench.analysis.cluster_quality import is_mixed_label
 from workbench.ui import theme
 from workbench.ui.point_cloud import GridIndex, PointCloudItem, points_in_polygon
 
@@ -47,11 +48,13 @@ class MapLabel(QtWidgets.QGraphicsSimpleTextItem):
     """A cluster's name on the map: screen-sized text (ignores zoom), centred on its position,
     on a translucent background; cheap to create (a pyqtgraph TextItem costs ~4 ms each)."""
 
-    def __init__(self, text: str, fg: QtGui.QColor, bg: QtGui.QColor, bold: bool, point_size: float):
+    def __init__(self, text: str, fg: QtGui.QColor, bg: QtGui.QColor, bold: bool, point_size: float,
+                 italic: bool = False):
         super().__init__(text)
         f = self.font()
         f.setPointSizeF(point_size)
         f.setBold(bold)
+        f.setItalic(italic)
         self.setFont(f)
         self.setBrush(fg)
         self._bg = bg
@@ -462,8 +465,10 @@ class MapView(QtWidgets.QWidget):
         fg = theme.map_foreground()
         bg = theme.map_background()
         for x, y, text, size in self._labels[:MAX_LABELS]:
-            it = MapLabel(text, fg, QtGui.QColor(bg.red(), bg.green(), bg.blue(), 170), bold=size >= 100,
-                          point_size=8.5 if size < 50 else 9.5)
+            mixed = is_mixed_label(text)  # a catch-all, not a topic: faded italic, never bold
+            it = MapLabel(text, QtGui.QColor(fg.red(), fg.green(), fg.blue(), 150) if mixed else fg,
+                          QtGui.QColor(bg.red(), bg.green(), bg.blue(), 170), bold=size >= 100 and not mixed,
+                          point_size=8.5 if size < 50 else 9.5, italic=mixed)
             it.setPos(x, y)
             self.vb.addItem(it, ignoreBounds=True)
             self._label_items.append(it)
