@@ -336,15 +336,17 @@ def format_table(d: Drift, limit: int = 15) -> list[str]:
 
 
 def drift_of_stored(result: Any, ws: Any, vecs: np.ndarray, dates: Mapping[int, str], *,
+                    cluster_edits: Sequence[Any] = (),
                     progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Drift:
     """:func:`compute_drift` of a project's rows (``ws``: an ``AnalysisData`` snapshot or the
     workspace: prompt, role, source_id, line) on its
     stored analysis ``result`` (aligned by example identity), with every row's prompt vectors
-    ``vecs`` and the project's snapshot ``dates`` (:func:`snapshot_dates`). The CLI and the app
-    call this one function."""
+    ``vecs``, the project's snapshot ``dates`` (:func:`snapshot_dates`) and the curator's cluster
+    names and merges ``cluster_edits`` (the project state's). The CLI, the app and the export
+    report call this one function."""
     from workbench.analysis.aligned import AlignedAnalysis
 
-    al = AlignedAnalysis(result, ws.source_id, ws.line, ws.role)
+    al = AlignedAnalysis(result, ws.source_id, ws.line, ws.role, cluster_edits)
     snaps = row_snapshots(ws.source_id, ws.role, dates)
     gaps = (result.summary.get("gaps") or {}).get("gaps", []) or []
     gap_labels = {int(g["rank"]): str(g.get("label") or g.get("kind") or "") for g in gaps

@@ -3,7 +3,8 @@
 Reads the stored analysis (no new layout, no re-clustering: the new inputs are placed into the
 stored map by their nearest neighbours) and prints the table of :mod:`workbench.analysis.drift`:
 clusters that grew or shrank (share before/after), new regions not seen before, inputs training
-still does not cover, earlier gaps now covered. ``--json FILE`` also writes it as JSON.
+still does not cover, earlier gaps now covered, with the curator's cluster names and merges.
+``--json FILE`` also writes it as JSON. ``workbench export --report`` has the same table.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         data = pa.AnalysisData.capture(ws)
         vecs, _ = pa.vectors(data, encoder, progress=bar)
         bar.close()
-        d = drift.drift_of_stored(result, data, vecs, drift.snapshot_dates(project), progress=bar)
+        d = drift.drift_of_stored(result, data, vecs, drift.snapshot_dates(project),
+                                  cluster_edits=project.state.cluster_edits, progress=bar)
         bar.close()
     for line in drift.format_table(d):
         print(line)

@@ -216,8 +216,12 @@ def run_export(
             with dest.open(findings_file.FINDINGS) as f:  # every finding, beside the report
                 f.write(data)
             files.append({"file": findings_file.FINDINGS, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+            from workbench.curate.report import drift_section
+
+            drift = drift_section(snap, progress=progress, cancel=cancel)  # the `workbench drift` table
             progress(0, 0, "Writing report")
-            data = build_report(manifest, snap, exported=active, validation=val_rows, picks=picks).encode("utf-8")
+            data = build_report(manifest, snap, exported=active, validation=val_rows, picks=picks,
+                                drift=drift).encode("utf-8")
             with dest.open(REPORT) as f:
                 f.write(data)
             files.append({"file": REPORT, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})

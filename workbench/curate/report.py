@@ -3,7 +3,10 @@
 It holds the map (PNG images embedded as data URLs, drawn by :mod:`workbench.curate.mapimage`),
 the cluster table, summaries of duplicates, conflicts, coverage gaps, leakage and quality flags,
 and what changed (every curation step, removals by reason, edits, added examples, weights,
-rebalance, replay mix, split). No scripts, no external resources.
+rebalance, replay mix, split). With two or more production snapshots it has a **drift** section:
+the table of ``workbench drift`` (computed by the same
+:func:`workbench.analysis.drift.drift_of_stored`; see :func:`drift_section`); with one snapshot, a
+one-line note saying why there is none. No scripts, no external resources.
 
 **Every piece of text that comes from data or from a curator is HTML-escaped** (``esc``); only
 the fixed markup of this module is written unescaped.
@@ -255,7 +258,81 @@ def _changes(m: dict[str, Any], snap) -> str:
     return "".join(out)
 
 
-def build_report(manifest: dict[str, Any], snap, *, exported: np.ndarray, validation: np.ndarray, picks=()) -> str:
+def drift_section(snap, *, progress=None, cancel=None) -> dict[str, Any]:
+    """The export report's drift: ``{"drift": Drift}`` (the latest production snapshot against the
+    one before, by :func:`workbench.analysis.drift.drift_of_stored`, the function behind
+    ``workbench drift`` and the app's Drift dialog, on the snapshot's analysis with the curator's
+    cluster names) or ``{"note": why there is none}`` (fewer than two snapshots, no analysis, no
+    embeddings at hand). Prompt vectors come from the snapshot's ``embed`` (the cache)."""
+    from workbench.analysis import drift
+
+    dates = drift.snapshot_dates(snap)
+    snaps = drift.row_snapshots(snap.source_id, snap.role, dates)
+    labels = sorted({str(x) for x in snaps.tolist() if x}, key=lambda x: (x != drift.INITIAL, x))
+    if not labels:
+        return {"note": "No production log: nothing to compare."}
+    if len(labels) < 2:
+        return {"note": f"One production snapshot ({labels[0]}): drift compares the latest log with the one before. "
+                        "Add the next log with `workbench add PROJECT FILE --role production --snapshot YYYY-MM-DD`."}
+    if snap.analysis is None:
+        return {"note": f"Production snapshots {', '.join(labels)}; drift needs the analysis (run `workbench analyze`)."}
+    if snap.embed is None:
+        return {"note": "Drift not computed: no embedding model at hand for this export (run `workbench drift PROJECT`)."}
+    vecs = np.asarray(snap.embed(list(snap.prompt), progress=progress, cancel=cancel), np.float32)
+    try:
+        d = drift.drift_of_stored(snap.analysis.result, snap, vecs, dates, cluster_edits=snap.analysis.cluster_edits,
+                                  progress=progress, cancel=cancel)
+    except drift.DriftError as exc:
+        return {"note": exc.user_message}
+    return {"drift": d}
+
+
+def _drift(section: dict[str, Any] | None) -> str:
+    if not section:
+        return '<p class="muted">Not computed.</p>'
+    d = section.get("drift")
+    if d is None:
+        return f'<p class="muted">{esc(section.get("note", ""))}</p>'
+    out = [f"<p>Production snapshot <b>{esc(d.after)}</b> ({d.n_after:,} inputs) against <b>{esc(d.before)}</b> "
+           f"({d.n_before:,} inputs), on the analysis' map and clusters (new inputs placed by their nearest "
+           "neighbours; the same table as <code>workbench drift</code>).</p>"]
+    moved = [r for r in d.clusters if r["status"] != "same"]
+    out.append(f"<h3>Clusters that grew or shrank</h3><p>{len(moved)} of {len(d.clusters)} clusters changed their "
+               f"share by at least {esc(round(d.params.get('min_change', 0) * 100, 2))} points.</p>")
+    if moved:
+        out.append(_table(["cluster", "label", "inputs before", "inputs after", "share before", "share after",
+                           "change", "status"],
+                          [[r["cluster"], r["label"], r["n_before"], r["n_after"], f"{r['share_before']:.1%}",
+                            f"{r['share_after']:.1%}", f"{r['change'] * 100:+.1f}p", r["status"]]
+                           for r in moved[:MAX_ROWS]], {0, 2, 3, 4, 5, 6}))
+        out.append(more_html(min(len(moved), MAX_ROWS), len(moved), "clusters", None))
+    out.append(f"<h3>New regions not seen before</h3><p>{len(d.new_regions)} regions and {d.scattered_new:,} "
+               f"scattered inputs ({len(d.novel):,} inputs whose nearest earlier row has cosine < "
+               f"{d.novelty_threshold:.2f}).</p>")
+    if d.new_regions:
+        out.append(_table(["label", "inputs", "share after", "examples"],
+                          [[r["label"], r["n"], f"{r['share_after']:.1%}",
+                            " | ".join(_snip(e, 70) for e in r["examples"][:3])] for r in d.new_regions[:MAX_ROWS]],
+                          {1, 2}))
+        out.append(more_html(min(len(d.new_regions), MAX_ROWS), len(d.new_regions), "new regions", None))
+    u = d.uncovered
+    out.append(f"<h3>Inputs training still does not cover</h3><p>{u['n']:,} of {esc(d.after)}'s inputs "
+               f"({u['share']:.1%}) have no training prompt with cosine ≥ {esc(u.get('gap_sim', ''))}.</p>")
+    if u.get("by_cluster"):
+        out.append(_table(["cluster", "label", "inputs"], [[r["cluster"], r["label"], r["n"]] for r in u["by_cluster"]],
+                          {0, 2}))
+    out.append("<h3>Earlier gaps now covered</h3>")
+    if d.gaps_now_covered:
+        out.append(_table(["gap", "label", "inputs", "now covered"],
+                          [[r["gap"], r["label"], r["n"], r["now_covered"]] for r in d.gaps_now_covered[:MAX_ROWS]],
+                          {0, 2, 3}))
+    else:
+        out.append('<p class="muted">No coverage gaps in the earlier snapshot, or no training to compare.</p>')
+    return "".join(out)
+
+
+def build_report(manifest: dict[str, Any], snap, *, exported: np.ndarray, validation: np.ndarray, picks=(),
+                 drift: dict[str, Any] | None = None) -> str:
     """The report HTML for an export (see the module doc)."""
     m = manifest
     c = m["counts"]
@@ -290,6 +367,7 @@ def build_report(manifest: dict[str, Any], snap, *, exported: np.ndarray, valida
         parts.append('<p class="muted">No analysis: no clusters.</p>')
     parts.append("<h2>Findings</h2>" + _findings(snap))
     parts.append("<h2>Leakage against eval</h2>" + _leakage(m.get("leakage")))
+    parts.append("<h2>Drift of the latest production log</h2>" + _drift(drift))
     parts.append("<h2>What changed</h2>" + _changes(m, snap))
     parts.append("<h2>Files</h2>" + _table(
         ["file", "split", "lines", "sha256"], [[o["file"], o["split"], o["lines"], o["sha256"]] for o in m["outputs"]], {2}))

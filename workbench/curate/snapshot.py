@@ -60,7 +60,7 @@ class CurationSnapshot:
     embed: EmbedFn | None = None
     captured: float = field(default_factory=time.time)
     response: list[str] = field(default_factory=list)  # current responses (leakage n-grams, readiness)
-    settings: dict[str, Any] = field(default_factory=dict)  # project settings a plan reads (readiness.*)
+    settings: dict[str, Any] = field(default_factory=dict)  # project settings a plan reads (readiness.*, snapshots)
 
     @classmethod
     def capture(cls, project: Any, analysis: Any | None = None, *, embed: EmbedFn | None = None,
@@ -108,7 +108,8 @@ class CurationSnapshot:
             analysis=view,
             embed=embed,
             response=list(ws.response),
-            settings={k: v for k, v in project.settings.items().items() if str(k).startswith("readiness")},
+            settings={k: v for k, v in project.settings.items().items()
+                      if str(k).startswith(("readiness", "production_snapshots"))},  # + snapshot dates (report)
         )
 
     # --- rows -------------------------------------------------------------------------------

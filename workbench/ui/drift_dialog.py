@@ -19,7 +19,7 @@ from workbench.ui import dialog_jobs
 LIMIT = 200  # rows listed per section
 
 
-def _drift_job(data, folder, model, device, encoder, dates, cancel):
+def _drift_job(data, folder, model, device, encoder, dates, cancel, cluster_edits=()):
     from workbench.analysis import drift
     from workbench.analysis import project_analysis as pa
     from workbench.core.errors import AnalysisError
@@ -33,7 +33,7 @@ def _drift_job(data, folder, model, device, encoder, dates, cancel):
     if encoder is None:
         encoder = pa.get_encoder_for(model, device, cancel=cancel)
     vecs, _ = pa.vectors(data, encoder, cancel=cancel)
-    return drift.drift_of_stored(result, data, vecs, dates, cancel=cancel)
+    return drift.drift_of_stored(result, data, vecs, dates, cluster_edits=cluster_edits, cancel=cancel)
 
 
 class DriftDialog(QtWidgets.QDialog):
@@ -98,7 +98,7 @@ class DriftDialog(QtWidgets.QDialog):
         self._cancel = CancelToken()
         args = (pa.AnalysisData.capture(s.ws), pa.results_dir(project), pa.project_model(project),
                 project.settings.get(pa.DEVICE_SETTING, "auto"), s.encoder, drift.snapshot_dates(project),
-                self._cancel)
+                self._cancel, tuple(project.state.cluster_edits))
         self.headline.setText("Comparing the latest production snapshot with the one before…")
         self._busy(True)
         dialog_jobs.start(_drift_job, args, self._tag, self._signals)
