@@ -21,6 +21,7 @@ The lag monitor is a 10 ms ``QTimer``; each time it fires it records how late it
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -66,9 +67,12 @@ class LagMonitor:
         self.timer.timeout.connect(self._tick)
         self.context = None  # () -> str: the background jobs running (what may hold the GIL)
         self.where: list[tuple[str, float, str]] = []  # (step, seconds stalled so far, GUI-thread stack)
+        self.lags: list[float] = []  # every tick's lateness (seconds): p99 and counts
         self._main = threading.get_ident()
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._watchdog, daemon=True)
+        self._samples: collections.deque = collections.deque(maxlen=100)  # (time, {thread: frames})
+        self.holders: list[tuple[str, float, str]] = []  # (step, seconds, what other threads ran)
 
     def start(self) -> None:
         self._last = time.perf_counter()
@@ -80,9 +84,27 @@ class LagMonitor:
         self._stop.set()
 
     def _watchdog(self) -> None:
-        """From another thread: when the GUI thread has not ticked for 250 ms, note where it is."""
+        """From another thread: when the GUI thread has not ticked for 250 ms, note where it is;
+        every 20 ms, what the other threads run (a stall's GIL holder is the one that ran just
+        before it began)."""
         noted = None
-        while not self._stop.wait(0.05):
+        while not self._stop.wait(0.02):
+            frames = sys._current_frames()
+            me = threading.get_ident()
+            now = time.perf_counter()
+            sample = {}
+            for tid, frame in frames.items():
+                if tid in (self._main, me):
+                    continue
+                stack = traceback.extract_stack(frame)[-12:]
+                ours = [f for f in stack if "workbench" in f.filename or "scripts" in f.filename]
+                top = stack[-1]
+                text = f"{Path(top.filename).name}:{top.lineno} {top.name}"
+                if ours and ours[-1] is not top:
+                    text += f" < {Path(ours[-1].filename).name}:{ours[-1].lineno} {ours[-1].name}"
+                if top.name not in ("wait", "_wait_for_tstate_lock", "select", "poll", "readline"):
+                    sample[tid] = text
+            self._samples.append((now, sample))
             late = time.perf_counter() - self._last
             if late > 0.25 and noted != self._last:
                 noted = self._last
@@ -101,9 +123,16 @@ class LagMonitor:
         lag = max(0.0, now - self._last - self.interval)
         self._last = now
         self.by_step[self.step] = max(self.by_step.get(self.step, 0.0), lag)
+        self.lags.append(lag)
         if lag > 0.1:
             busy = self.context() if self.context is not None else ""
             self.stalls.append((self.step, round(lag, 3), busy))
+        if lag > 0.2:
+            began = now - lag
+            before = [smp for t, smp in self._samples if t <= began + 0.02]
+            during = [smp for t, smp in self._samples if began + 0.02 < t]
+            ran = sorted({v for smp in (before[-1:] + during) for v in smp.values()})
+            self.holders.append((self.step, round(lag, 3), " | ".join(ran)[:600]))
 
     def report(self) -> dict:
         worst = max(self.by_step.values()) if self.by_step else 0.0
@@ -111,9 +140,19 @@ class LagMonitor:
                 "over_200ms": sum(1 for st in self.stalls if st[1] > 0.2),
                 "over_500ms": sum(1 for st in self.stalls if st[1] > 0.5),
                 "longest_with_no_background_job_ms": round(1000 * max([st[1] for st in self.stalls if not st[2]] + [0]), 1),
+                "p99_ms": round(1000 * _quantile(self.lags, 0.99), 1),
+                "ticks": len(self.lags),
                 "by_step_ms": {k: round(1000 * v, 1) for k, v in self.by_step.items()},
+                "other_threads_at_stalls_over_200ms": self.holders,
                 "stalls_over_100ms": self.stalls,
                 "where_stalled": self.where}
+
+
+def _quantile(values, q: float) -> float:
+    if not values:
+        return 0.0
+    v = sorted(values)
+    return float(v[min(len(v) - 1, int(q * len(v)))])
 
 
 class Driver:

@@ -89,14 +89,7 @@ def open_sample_project(session, folder: Path | None = None) -> bool:
         path = folder / f"sample-{time.strftime('%Y%m%d-%H%M%S')}.wbproj"
     if not session.new_project(path):
         return False
-    for name, role in SAMPLE_SOURCES:
-        try:
-            session.project.add_source(data / name, role)
-        except WorkbenchError as exc:
-            session.sig_error.emit(exc.user_message, exc.detail or "")
-            return False
-    session.reload(analyse=True)
-    return True
+    return session.add_files([(data / name, role) for name, role in SAMPLE_SOURCES], analyse=True)
 
 
 def _app():

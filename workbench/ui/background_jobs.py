@@ -28,10 +28,76 @@ def load_job(project, *, progress=None, cancel=None):
     return project.load(progress=progress, cancel=cancel)
 
 
+def add_files_job(project, pairs, *, progress=None, cancel=None):
+    """Add data files ``pairs`` = [(path, role)] to ``project`` (each read, checked and hashed
+    here, off the GUI thread), then load the workspace. Returns ``(workspace or None when nothing
+    was added, [(name, role)] added, [WorkbenchError] of the files that were not)``."""
+    from pathlib import Path
+
+    from workbench.core.errors import WorkbenchError
+
+    progress, cancel = ensure(progress, cancel)
+    added, errors = [], []
+    for k, (path, role) in enumerate(pairs):
+        cancel.check()
+
+        def sub(done, total, _phase, _name=Path(path).name, _k=k):
+            progress(done, total, f"Reading {_name} ({_k + 1}/{len(pairs)})")
+
+        try:
+            info = project.add_source(path, role, progress=sub, cancel=cancel)
+        except WorkbenchError as exc:
+            errors.append(exc)
+        else:
+            added.append((info.name, role))
+    ws = project.load(progress=progress, cancel=cancel) if added else None
+    return ws, added, errors
+
+
 def _encoder(encoder, model, device, progress, cancel):
     from workbench.analysis.project_analysis import get_encoder_for
 
     return encoder if encoder is not None else get_encoder_for(model, device, progress=progress, cancel=cancel)
+
+
+def _unloaded(encoder) -> bool:
+    """``encoder`` is only an identity (a DeferredEncoder whose model is not loaded here)."""
+    from workbench.analysis.child_process import DeferredEncoder
+
+    return isinstance(encoder, DeferredEncoder) and encoder._real is None
+
+
+def _all_cached(data, encoder, texts=()) -> bool:
+    """Every vector ``data`` (by the service's embedding rule) and ``texts`` need is in the cache."""
+    from workbench.analysis.project_analysis import has_response
+    from workbench.embed.cache import EmbeddingCache, text_keys
+
+    wanted = list(texts)
+    if data is not None:
+        wanted += list(data.prompt)
+        wanted += [data.response[i] for i in np.flatnonzero(has_response(data.response))]
+    uniq = list(dict.fromkeys(wanted))
+    if not uniq:
+        return True
+    try:
+        store = EmbeddingCache().store(encoder.fingerprint, encoder.dim, encoder.name)
+        return bool(store.lookup(text_keys(uniq), np.empty((len(uniq), encoder.dim), np.float32)).all())
+    except OSError:
+        return False
+
+
+def _cached_encoder(data, encoder, project_path, model, device, progress, cancel, texts=()):
+    """An encoder for ``data`` (and ``texts``) that does not load the model in this (the GUI's)
+    process when it can be helped: loading it holds the GIL for 1-2 s. A loaded encoder is used
+    as is; otherwise a child process (:mod:`workbench.analysis.embed_child`) prepares the model,
+    puts the vectors in the cache and names the encoder, and the vectors are read from there."""
+    if encoder is not None and (not _unloaded(encoder) or _all_cached(data, encoder, texts)):
+        return encoder
+    if project_path is None and not texts:
+        return _encoder(encoder, model, device, progress, cancel)
+    from workbench.analysis.embed_child import deferred_encoder
+
+    return deferred_encoder(project_path, texts=texts, model=model, device=device, progress=progress, cancel=cancel)
 
 
 def _aligned(outcome):
@@ -78,32 +144,37 @@ def analyse_child_job(data, params, folder, *, project_path, model=None, device=
     return _aligned(outcome)
 
 
-def open_stored_job(data, params, folder, *, model=None, device="auto", encoder=None, progress=None,
-                    cancel=None):
+def open_stored_job(data, params, folder, *, project_path=None, model=None, device="auto", encoder=None,
+                    progress=None, cancel=None):
     """The project's stored results and whether they are current for ``data`` and ``params``
-    (vectors from the cache); None when there are no stored results."""
+    (vectors from the cache; with ``project_path`` the model is prepared in a child process,
+    see :func:`_cached_encoder`); None when there are no stored results."""
     from workbench.analysis import project_analysis as pa
     from workbench.analysis.results_store import read_cache_meta
 
     progress, cancel = ensure(progress, cancel)
     if read_cache_meta(folder) is None:
         return None
-    encoder = _encoder(encoder, model, device, progress, cancel)
+    encoder = _cached_encoder(data, encoder, project_path, model, device, progress, cancel)
     return _aligned(pa.open_stored(data, params, folder, encoder=encoder, progress=progress, cancel=cancel))
 
 
-def vectors_job(data, model=None, device="auto", encoder=None, *, progress=None, cancel=None):
+def vectors_job(data, model=None, device="auto", encoder=None, *, project_path=None, progress=None, cancel=None):
     """Vectors of the ``data`` snapshot by the service's embedding rule, and the encoder used."""
     from workbench.analysis import project_analysis as pa
 
     progress, cancel = ensure(progress, cancel)
-    encoder = _encoder(encoder, model, device, progress, cancel)
+    encoder = _cached_encoder(data, encoder, project_path, model, device, progress, cancel)
     pv, rv = pa.vectors(data, encoder, progress=progress, cancel=cancel)
     return pv, rv, encoder
 
 
 def query_job(text: str, encoder, model=None, device="auto", *, progress=None, cancel=None):
-    """The vector of a typed query (for "find similar")."""
-    encoder = _encoder(encoder, model, device, progress, cancel)
-    vec = encoder.encode([text])
+    """The vector of a typed query (for "find similar"); the model is prepared and the query
+    embedded in a child process unless the model is loaded here already."""
+    from workbench.embed import embed_texts
+
+    progress, cancel = ensure(progress, cancel)
+    encoder = _cached_encoder(None, encoder, None, model, device, progress, cancel, texts=[text])
+    vec, _ = embed_texts([text], encoder, progress=progress, cancel=cancel)
     return np.asarray(vec, dtype=np.float32)[0], encoder

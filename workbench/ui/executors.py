@@ -202,11 +202,18 @@ class JobCenter(QtCore.QObject):
         super().__init__(parent)
         self._executors: dict[str, Executor] = {}
         for kind in self.KINDS:
+            self.executor(kind)
+
+    def executor(self, kind: str) -> Executor:
+        """The executor of ``kind``, made on first use (e.g. one per analysis dialog)."""
+        ex = self._executors.get(kind)
+        if ex is None:
             ex = Executor(kind, self)
             for sig in (ex.sig_started, ex.sig_progress):
                 sig.connect(lambda *_: self.sig_activity.emit())
             ex.sig_idle.connect(self.sig_activity.emit)
             self._executors[kind] = ex
+        return ex
 
     def __getitem__(self, kind: str) -> Executor:
         return self._executors[kind]

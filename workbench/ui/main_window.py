@@ -362,7 +362,11 @@ class MainWindow(QtWidgets.QMainWindow):
         paths, _ = QtWidgets.QFileDialog.getOpenFileNames(
             self, f"Add {role} data", str(Path.home()),
             "Data files (*.jsonl *.json *.csv *.parquet *.ndjson);;All files (*)")
-        if paths:
+        if paths and role == "production":  # with its snapshot date (default today, or initial)
+            from workbench.ui import snapshot_date
+
+            snapshot_date.add_production(self, paths)
+        elif paths:
             self.session.add_sources(paths, role)
 
     def open_files(self, files: list[Path], roles: dict[str, str] | None = None) -> bool:
@@ -373,11 +377,8 @@ class MainWindow(QtWidgets.QMainWindow):
             path = project_for_files(files)
             if not self.session.new_project(path):
                 return False
-        ok = False
-        for f in files:
-            role = (roles or {}).get(str(f)) or guess_role(f)
-            ok = self.session.add_sources([f], role) or ok
-        return ok
+        pairs = [(f, (roles or {}).get(str(f)) or guess_role(f)) for f in files]
+        return self.session.add_files(pairs)
 
     def open_sample(self) -> None:
         from workbench.ui.app import open_sample_project

@@ -125,22 +125,26 @@ class WindowModel(QtCore.QObject):
         self.selection.reset(0)
         self.sig_project.emit()
 
-    def add_sources(self, paths: list[str | Path], role: str) -> bool:
-        """Add data files with a role, then reload. Errors are shown, nothing is half-added."""
+    def add_sources(self, paths: list[str | Path], role: str, *, analyse: bool = False) -> bool:
+        """Add data files with a role, then reload (in the background). Errors are shown, nothing
+        is half-added. True when the files were handed to the loader."""
+        return self.add_files([(p, role) for p in paths], analyse=analyse)
+
+    def add_files(self, pairs: list[tuple[str | Path, str]], *, analyse: bool = False) -> bool:
+        """Add data files ``[(path, role)]``: each is read, checked and hashed in the background
+        (a 1M-row file takes seconds), then the workspace is loaded again."""
         if self.project is None:
             self.sig_error.emit("Open or create a project first.", "")
             return False
-        added = []
-        for path in paths:
-            try:
-                info = self.project.add_source(path, role)
-                added.append(info.name)
-            except WorkbenchError as exc:
-                self.sig_error.emit(exc.user_message, exc.detail or "")
-        if added:
-            self.sig_message.emit(f"Added {', '.join(added)} as {role}")
-            self.reload()
-        return bool(added)
+        if not pairs:
+            return False
+        from workbench.ui.background_jobs import add_files_job
+
+        self.content_rev += 1
+        names = ", ".join(Path(p).name for p, _ in pairs)
+        self.jobs["load"].submit(add_files_job, self.project, [(str(p), r) for p, r in pairs],
+                                 tag=(self.content_rev, analyse, "add"), label=f"Adding {names}")
+        return True
 
     def reload(self, *, analyse: bool = False) -> None:
         """Read every source again (in the background) and rebuild the workspace."""
@@ -151,7 +155,17 @@ class WindowModel(QtCore.QObject):
                                  label=f"Loading {self.project.path.name}")
 
     def _on_loaded(self, ws, tag) -> None:
-        rev, analyse = tag
+        rev, analyse = tag[:2]
+        if len(tag) > 2:  # add_files: (workspace or None, added, errors)
+            ws, added, errors = ws
+            if errors:
+                self.sig_error.emit("\n\n".join(e.user_message for e in errors),
+                                    "\n".join(e.detail or "" for e in errors).strip())
+            if added:
+                roles = sorted({r for _, r in added})
+                self.sig_message.emit(f"Added {', '.join(n for n, _ in added)} as {' / '.join(roles)}")
+            if ws is None:
+                return
         if rev != self.content_rev:
             return
         self._set_workspace(ws)
@@ -173,6 +187,8 @@ class WindowModel(QtCore.QObject):
         """Show the project's stored analysis (in the background: vectors come from the cache and
         decide, with the settings, whether it is current)."""
         args, kwargs = self._analysis_job_args()
+        if self.project.path.exists():  # the model is prepared in a child process, not here
+            kwargs["project_path"] = self.project.path
         self.jobs["analyse"].submit(open_stored_job, *args, tag=(self.content_rev, "open"),
                                     label="Opening the saved analysis", **kwargs)
 
@@ -344,6 +360,7 @@ class WindowModel(QtCore.QObject):
 
             self.jobs["embed"].submit(vectors_job, pa.AnalysisData.capture(self.ws), pa.project_model(self.project),
                                       self.project.settings.get(pa.DEVICE_SETTING, "auto"), self.encoder,
+                                      project_path=self.project.path if self.project.path.exists() else None,
                                       tag=self.content_rev, label="Loading vectors")
         return False
 

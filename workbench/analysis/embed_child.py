@@ -1,0 +1,176 @@
+"""Prepare the embedding model and fill the vector cache in a child process (Qt-free), so the
+app's GUI process never loads onnxruntime just to read vectors.
+
+Loading the model in the GUI process holds its GIL: probing the device (importing onnxruntime,
+trying the CUDA provider) and creating the session took 1.7 s + 0.6 s of frozen window on every
+project open, as the stored analysis needs the encoder's identity (its fingerprint decides
+whether the results are current and names the cached vectors). The child does that work
+instead: it resolves the project's model and device exactly as ``workbench analyze`` does,
+embeds the project's rows by the service's rule (:func:`workbench.analysis.project_analysis.vectors`;
+vectors already cached cost nothing) and any extra texts (a typed search query), and reports
+the encoder's identity as its last JSON line::
+
+    {"phase": "Embedding prompts", "done": 10, "total": 200}
+    {"ok": true, "n": 2087, "encoder": {"name": ..., "dim": 384, "fingerprint": ..., "device": "cpu", "precision": "int8"}}
+
+The parent then uses a :class:`~workbench.analysis.child_process.DeferredEncoder` built from that
+identity: every vector it asks for is in the cache, so the model itself is never loaded there.
+The project is opened read-only; texts travel as a JSON file (no pickle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from workbench.core.errors import AnalysisError, Cancelled, WorkbenchError
+from workbench.core.progress import CancelToken, ProgressFn, ensure
+
+MODULE = "workbench.analysis.embed_child"
+
+
+def encoder_identity(encoder: Any) -> dict[str, Any]:
+    return {"name": str(encoder.name), "dim": int(encoder.dim), "fingerprint": str(encoder.fingerprint),
+            "device": str(encoder.device), "precision": str(encoder.precision)}
+
+
+# --------------------------------------------------------------------------------------------
+# parent side
+# --------------------------------------------------------------------------------------------
+def run_embed_child(project: str | Path | None, *, texts: Sequence[str] = (), model: str | None = None,
+                    device: str | None = "auto", progress: ProgressFn | None = None,
+                    cancel: CancelToken | None = None) -> dict[str, Any]:
+    """Embed ``project``'s rows (when given) and ``texts`` into the cache in a child process;
+    returns its report (``encoder``: the identity). Cancel terminates the child."""
+    from workbench.analysis.child_process import _env, _pump, _stop
+
+    progress, cancel = ensure(progress, cancel)
+    cancel.check()
+    cmd = [sys.executable, "-m", MODULE, "--device", device or "auto"]
+    if model:
+        cmd += ["--model", str(model)]
+    if project is not None:
+        cmd += ["--project", str(project)]
+    tmp = None
+    if texts:
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8")
+        with tmp:
+            json.dump([str(t) for t in texts], tmp)
+        cmd += ["--texts", tmp.name]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, encoding="utf-8", errors="replace", env=_env())
+    out: "queue.Queue[str | None]" = queue.Queue()
+    err_lines: list[str] = []
+    threading.Thread(target=_pump, args=(proc.stdout, out), daemon=True).start()
+    err_thread = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
+    err_thread.start()
+    final: dict[str, Any] | None = None
+    try:
+        while True:
+            if cancel.cancelled:
+                raise Cancelled("cancelled")
+            try:
+                line = out.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(msg, dict):
+                continue
+            if "phase" in msg:
+                progress(int(msg.get("done", 0)), int(msg.get("total", 0)), str(msg["phase"]))
+            elif "ok" in msg or "error" in msg:
+                final = msg
+        proc.wait()
+    finally:
+        _stop(proc)
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
+    err_thread.join(timeout=5)
+    if final is not None and "error" in final:
+        raise AnalysisError(str(final["error"]), detail=final.get("detail") or None)
+    if proc.returncode != 0 or final is None:
+        tail = "".join(err_lines[-30:]).strip()
+        raise AnalysisError(f"Preparing the embedding model stopped unexpectedly (exit code {proc.returncode}).",
+                            detail=tail or None)
+    return final
+
+
+def deferred_encoder(project: str | Path | None, *, texts: Sequence[str] = (), model: str | None = None,
+                     device: str | None = "auto", progress: ProgressFn | None = None,
+                     cancel: CancelToken | None = None):
+    """A :class:`~workbench.analysis.child_process.DeferredEncoder` whose vectors for ``project``'s
+    rows and ``texts`` are in the cache (put there by the child)."""
+    from workbench.analysis.child_process import DeferredEncoder
+
+    report = run_embed_child(project, texts=texts, model=model, device=device, progress=progress, cancel=cancel)
+    return DeferredEncoder(report["encoder"], model, device)
+
+
+# --------------------------------------------------------------------------------------------
+# child side
+# --------------------------------------------------------------------------------------------
+def embed_project(project_path: str | Path | None, texts: Sequence[str], *, model: str | None = None,
+                  device: str | None = "auto", progress: ProgressFn | None = None) -> dict[str, Any]:
+    """What the child does: the project's model on the project's device, its rows' vectors by
+    the service's rule and ``texts``' vectors into the cache; the encoder's identity."""
+    from workbench.analysis import project_analysis as pa
+    from workbench.embed import embed_texts
+
+    progress, _ = ensure(progress, None)
+    data = None
+    if project_path is not None:
+        from workbench.project import Project
+
+        with Project.open(project_path, read_only=True) as project:
+            data = pa.AnalysisData.capture(project.load(progress=progress))
+    encoder = pa.get_encoder_for(model, device, progress=progress)
+    n = 0
+    if data is not None:
+        pa.vectors(data, encoder, progress=progress)
+        n = data.n
+    if texts:
+        embed_texts(list(texts), encoder, progress=progress)
+    return {"ok": True, "n": n, "encoder": encoder_identity(encoder)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from workbench.analysis import child_process as cp
+
+    ap = argparse.ArgumentParser(prog=f"python -m {MODULE}",
+                                 description="Embed a project's rows (read-only) and texts into the vector cache; "
+                                             "report the encoder's identity as a JSON line.")
+    ap.add_argument("--project", default=None)
+    ap.add_argument("--texts", default=None, help="a JSON file holding a list of texts")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args(argv)
+    out, sys.stdout = sys.stdout, sys.stderr  # stdout carries only our JSON lines
+    cp._OUT = out
+    try:
+        texts: list[str] = []
+        if args.texts:
+            loaded = json.loads(Path(args.texts).read_text(encoding="utf-8"))
+            if not isinstance(loaded, list) or not all(isinstance(t, str) for t in loaded):
+                raise AnalysisError("--texts must name a JSON list of strings.")
+            texts = loaded
+        cp._emit(embed_project(args.project, texts, model=args.model, device=args.device, progress=cp._reporter()))
+        return 0
+    except WorkbenchError as exc:
+        cp._emit({"error": exc.user_message, "detail": exc.detail or ""})
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
