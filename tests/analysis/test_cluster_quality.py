@@ -65,9 +65,10 @@ def test_a_cluster_of_many_intents_is_mixed_and_pure_intents_are_not(inp):
     assert q.coherent[:mixed].mean() >= 0.95, [names[c] for c in np.flatnonzero(~q.coherent[:mixed])]
     for name in ("card_arrival", "exchange_rate", "atm_support", "passcode_forgotten"):
         assert q.coherent[names.index(name)], name
-    label = cluster_label(terms[mixed], mixed, bool(q.coherent[mixed]), int(q.size[mixed]))
+    label = cluster_label(terms[mixed], mixed, bool(q.coherent[mixed]))
     assert is_mixed_label(label) and label.startswith(MIXED_PREFIX)
-    assert not is_mixed_label(cluster_label(terms[0], 0, True, int(q.size[0])))
+    assert not is_mixed_label(cluster_label(terms[0], 0, True))
+    assert cluster_label([], 5, False) == "mixed: no common words" and cluster_label([], 5, True) == "cluster 5"
 
 
 def test_off_topic_rows_swept_into_a_cluster_make_it_mixed(inp):

@@ -2,7 +2,7 @@
 
 HDBSCAN on a map also makes clusters of rows that have little in common (rows between topics, or
 outliers a dense region swept up); c-TF-IDF then names them with whatever words are least rare
-("difference · state · best" on 337 unrelated questions). Two measures tell such a cluster apart:
+("difference · state · best" on 337 unrelated questions). These measures tell such a cluster apart:
 
 * **cohesion** — how much more similar the cluster's members are to each other than two rows
   drawn at random from the whole dataset: with ``s_c`` the mean cosine similarity over all pairs
@@ -14,14 +14,15 @@ outliers a dense region swept up); c-TF-IDF then names them with whatever words 
   the embedding model and the domain set the scale (intent queries of one bank are all alike;
   open questions are not), so a cluster is judged against the dataset's typical cluster.
 * **term coverage** — the share of members that use at least one of the label's terms (see
-  :func:`workbench.analysis.labels.term_coverage`); reported, and shown to the curator.
+  :func:`workbench.analysis.labels.term_coverage`); reported in the summary beside the verdict.
 
 A cluster is **mixed** when its relative cohesion is below ``MIN_RELATIVE_COHESION`` (0.5: its
 members are less than half as alike, above chance, as the members of the dataset's typical
 cluster). The 0.5 is set a priori (half the typical), not fitted; ``benchmarks/study_catchall.py``
-measures it on CLINC150, Banking77 and CLINC150 with out-of-scope queries over several seeds.
+measures it on CLINC150 and Banking77, alone and with out-of-scope queries mixed in, over
+several seeds, against size-based rules.
 A mixed cluster's label says so: ``"mixed: difference · state · best"``, or
-``"mixed: no common words (337)"`` when no term is used by enough members to name it.
+``"mixed: no common words"`` when no term is used by enough members to name it.
 """
 
 from __future__ import annotations
@@ -109,14 +110,14 @@ def assess_clusters(vecs: np.ndarray, labels: np.ndarray, texts: Sequence[str],
                           coverage=coverage, coherent=coherent, typical=typical, baseline=base)
 
 
-def cluster_label(terms: Sequence[str], cluster_id: int, coherent: bool, size: int) -> str:
+def cluster_label(terms: Sequence[str], cluster_id: int, coherent: bool) -> str:
     """The displayed label: ``"card · arrive"``, ``"cluster 7"`` (no words), or for a mixed
-    cluster ``"mixed: difference · state"`` / ``"mixed: no common words (337)"``."""
+    cluster ``"mixed: difference · state"`` / ``"mixed: no common words"``."""
     from workbench.analysis.labels import format_label
 
     if coherent:
         return format_label(terms, cluster_id)
-    return MIXED_PREFIX + (format_label(terms, cluster_id) if terms else f"no common words ({size:,})")
+    return MIXED_PREFIX + (format_label(terms, cluster_id) if terms else "no common words")
 
 
 def is_mixed_label(label: str | None) -> bool:
@@ -134,8 +135,7 @@ def annotate(examples: Any, summary: dict[str, Any], quality: ClusterQuality) ->
         if c >= len(quality.size):
             continue
         item.update(quality.item(c))
-        item["label"] = cluster_label(item.get("terms") or [], c, bool(quality.coherent[c]),
-                                      int(item.get("size", quality.size[c])))
+        item["label"] = cluster_label(item.get("terms") or [], c, bool(quality.coherent[c]))
         new[c] = item["label"]
     if not new:
         return

@@ -76,7 +76,9 @@ leak_kind            string?   leaked rows: how the copy matched (exact / reorde
   conflicts, gap_inputs, gaps, leaked, flagged;
 * ``sources``: [{source, source_id, role, rows}];
 * ``clusters``: [{id, label, terms, size, roles {role: n}, train_share, production_share, n_gap,
-  inconsistency, inconsistency_reason, examples [{source, line, text}]}] (id order = size order);
+  inconsistency, inconsistency_reason, examples [{source, line, text}], coherent, cohesion,
+  relative_cohesion, term_coverage}] (id order = size order; ``coherent`` false = a catch-all,
+  labelled "mixed: ...", see :mod:`workbench.analysis.cluster_quality`);
 * ``duplicates``: threshold, verifier {candidate_sim, min_probability, min_word_overlap,
   reworded_sim} (null without verification), n_groups, n_removable, by_scope, by_kind, groups
   [{group, kind, scope, size, roles, min_sim, same_response, keeper, members, removable, reason,
