@@ -86,14 +86,18 @@ def snapshot_dates(project: Any) -> dict[int, str]:
     return out
 
 
-def set_snapshot(project: Any, source_id: int, date: str) -> str:
-    """Record ``date`` as the snapshot date of production source ``source_id``; returns the date."""
+def set_snapshot(project: Any, source_id: int, date: str | None) -> str:
+    """Record ``date`` as the snapshot date of production source ``source_id``; returns the date.
+    ``None`` or ``""`` takes the date away (the source joins the ``initial`` snapshot)."""
     info = next((s for s in project.sources if s.id == int(source_id)), None)
     if info is None or info.role != "production":
         raise InputError("A snapshot date belongs to a production source.")
-    date = parse_date(date)
+    date = INITIAL if date is None or not str(date).strip() else parse_date(date)
     raw = dict(project.settings.get(SNAPSHOT_SETTING, None) or {})
-    raw[str(int(source_id))] = date
+    if date == INITIAL:
+        raw.pop(str(int(source_id)), None)
+    else:
+        raw[str(int(source_id))] = date
     project.settings.set(SNAPSHOT_SETTING, raw)
     return date
 

@@ -135,6 +135,10 @@ def build(win) -> Actions:
                       tip="Take a wrongly added source out of the project (its file is not touched)"))
     m.addAction(A.act("Change a source's &role…", lambda: source_actions.change_role(win),
                       tip="Make a source train, production, eval or reference data"))
+    from workbench.ui import snapshot_date
+
+    m.addAction(A.act("Set a log's snapshot &date…", lambda: snapshot_date.set_date(win),
+                      tip="The date of a production log (its snapshot for Drift and Colour by ▸ Production snapshot)"))
     A.reload = A.act("Re&load data", lambda: win.session.reload(), tip="Read every source file again")
     m.addAction(A.reload)
     A.problems = A.act("Lines &not loaded…", win.show_load_problems,

@@ -28,10 +28,11 @@ def load_job(project, *, progress=None, cancel=None):
     return project.load(progress=progress, cancel=cancel)
 
 
-def add_files_job(project, pairs, *, progress=None, cancel=None):
+def add_files_job(project, pairs, *, snapshot=None, progress=None, cancel=None):
     """Add data files ``pairs`` = [(path, role)] to ``project`` (each read, checked and hashed
     here, off the GUI thread), then load the workspace. Returns ``(workspace or None when nothing
-    was added, [(name, role)] added, [WorkbenchError] of the files that were not)``."""
+    was added, [(name, role)] added, [WorkbenchError] of the files that were not)``. ``snapshot``:
+    the date given to each added production log (``workbench add --snapshot``; ui/snapshot_date.py)."""
     from pathlib import Path
 
     from workbench.core.errors import WorkbenchError
@@ -50,6 +51,10 @@ def add_files_job(project, pairs, *, progress=None, cancel=None):
             errors.append(exc)
         else:
             added.append((info.name, role))
+            if snapshot and role == "production":
+                from workbench.analysis.drift import set_snapshot
+
+                set_snapshot(project, info.id, snapshot)
     ws = project.load(progress=progress, cancel=cancel) if added else None
     return ws, added, errors
 

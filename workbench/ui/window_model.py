@@ -125,12 +125,15 @@ class WindowModel(QtCore.QObject):
         self.selection.reset(0)
         self.sig_project.emit()
 
-    def add_sources(self, paths: list[str | Path], role: str, *, analyse: bool = False) -> bool:
+    def add_sources(self, paths: list[str | Path], role: str, *, analyse: bool = False,
+                    snapshot: str | None = None) -> bool:
         """Add data files with a role, then reload (in the background). Errors are shown, nothing
-        is half-added. True when the files were handed to the loader."""
-        return self.add_files([(p, role) for p in paths], analyse=analyse)
+        is half-added. True when the files were handed to the loader. ``snapshot``: the production
+        logs' snapshot date (validated by the caller, ui/snapshot_date.py)."""
+        return self.add_files([(p, role) for p in paths], analyse=analyse, snapshot=snapshot)
 
-    def add_files(self, pairs: list[tuple[str | Path, str]], *, analyse: bool = False) -> bool:
+    def add_files(self, pairs: list[tuple[str | Path, str]], *, analyse: bool = False,
+                  snapshot: str | None = None) -> bool:
         """Add data files ``[(path, role)]``: each is read, checked and hashed in the background
         (a 1M-row file takes seconds), then the workspace is loaded again."""
         if self.project is None:
@@ -142,7 +145,7 @@ class WindowModel(QtCore.QObject):
 
         self.content_rev += 1
         names = ", ".join(Path(p).name for p, _ in pairs)
-        self.jobs["load"].submit(add_files_job, self.project, [(str(p), r) for p, r in pairs],
+        self.jobs["load"].submit(add_files_job, self.project, [(str(p), r) for p, r in pairs], snapshot=snapshot,
                                  tag=(self.content_rev, analyse, "add"), label=f"Adding {names}")
         return True
 
