@@ -112,7 +112,6 @@ def run_case(name: str, seed: int) -> dict:
     items = res.summary["clusters"]
     ids = [int(c["id"]) for c in items]
     size = np.array([c["size"] for c in items])
-    relative = np.array([c["relative_cohesion"] for c in items])
     coverage = np.array([c["term_coverage"] for c in items])
     mixed = ~np.array([c["coherent"] for c in items])
     k = int(mixed.sum())

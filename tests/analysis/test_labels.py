@@ -48,6 +48,9 @@ def test_inflections_fold_onto_a_base_form():
     assert folded["arrived"] == "arrive" and folded["arriving"] == "arrive"
     assert folded["cards"] == "card" and folded["charges"] == "charge"
     assert folded["transfer"] == "transfer"
+    # a name that is a stem ("Tim") does not swallow a plural ("times" is "time")
+    names = ["tim", "time", "times"]
+    assert [names[b] for b in base_forms(names)] == ["tim", "time", "time"]
     texts = ["my cards arrived", "card arriving soon", "the card arrive", "new charges", "charge refund",
              "charges again"]
     terms = ctfidf_terms(texts, np.array([0, 0, 0, 1, 1, 1]), n_terms=2)

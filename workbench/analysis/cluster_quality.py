@@ -35,6 +35,7 @@ import numpy as np
 MIN_RELATIVE_COHESION = 0.5
 MIXED_PREFIX = "mixed: "
 _CHUNK = 65536
+COVERAGE_SAMPLE = 500  # members read per cluster for term coverage (standard error <= 2.3 points)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def assess_clusters(vecs: np.ndarray, labels: np.ndarray, texts: Sequence[str],
         relative = np.where(valid, cohesion / typical, 1.0)
     else:  # no cluster is more alike than chance: nothing to compare against
         relative = np.where(valid, 0.0, 1.0)
-    cov_by = term_coverage(texts, labels, {c: terms.get(c, []) for c in range(m)}, seed=seed)
+    cov_by = term_coverage(texts, labels, {c: terms.get(c, []) for c in range(m)}, seed=seed,
+                           max_docs_per_cluster=COVERAGE_SAMPLE)
     coverage = np.array([cov_by.get(c, 0.0) for c in range(m)], dtype=np.float64)
     coherent = relative >= min_relative
     return ClusterQuality(size=size, cohesion=np.where(valid, cohesion, 1.0), relative=relative,

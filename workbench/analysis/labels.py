@@ -40,10 +40,10 @@ def _base_candidates(t: str) -> list[str]:
     out: list[str] = []
     if t.endswith("ies"):
         out.append(t[:-3] + "y")
+    if t.endswith("s") and not t.endswith("ss"):  # before "-es": "times" -> "time", not "tim"
+        out.append(t[:-1])
     if t.endswith("es"):
         out.append(t[:-2])
-    if t.endswith("s") and not t.endswith("ss"):
-        out.append(t[:-1])
     if t.endswith("ing"):
         out += [t[:-3], t[:-3] + "e", t[:-4]]
     if t.endswith("ed"):
@@ -130,7 +130,6 @@ def ctfidf_terms(
     for k, c in enumerate(ids):
         start, stop = counts.indptr[k], counts.indptr[k + 1]
         cols = counts.indices[start:stop]
-        vals = counts.data[start:stop]
         if len(cols) == 0 or totals[k] == 0:
             result[int(c)] = []
             continue
