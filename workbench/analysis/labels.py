@@ -10,7 +10,8 @@ and rare elsewhere wins, and words common everywhere ("please", "help") lose. A 
 fewer than ``MIN_TERM_SHARE`` (15%) of the cluster's prompts (or by only one) never names it: such a
 cluster gets fewer terms, or none, rather than a word from one stray member (a catch-all of 337
 unrelated questions was labelled "currency · yarn · hold" from one of them). English stop
-words (plus contraction fragments and filler such as "please", "get") are dropped; simple inflections are merged onto a base form that occurs in the data
+words (plus contraction fragments and filler such as "please", "get"; less nouns such as "top",
+"bill", "interest" that can be a topic) are dropped; simple inflections are merged onto a base form that occurs in the data
 ("cards" -> "card", "arrived" -> "arrive") so one label does not spend two of its terms on one
 word. A label is the top terms joined by " · ", e.g. ``card · arrive · delivery``.
 
@@ -33,6 +34,12 @@ EXTRA_STOP_WORDS = frozenset("""
     ve ll re don didn doesn isn wasn aren weren haven hasn hadn couldn wouldn shouldn won ain im ive
     did does doing got get gets getting want wants wanted need needs like know tell let lets
     please pls thanks thank hi hello hey ok okay just really sure yes
+""".split())
+# scikit-learn's list also drops nouns and adjectives that can be a cluster's topic ("top up",
+# "bill", "interest", "amount", "name"); they stay
+TOPIC_WORDS = frozenset("""
+    amount bill bottom call cry detail empty fill fire front full interest move name side system
+    thick thin top
 """.split())
 
 
@@ -102,7 +109,7 @@ def ctfidf_terms(
     docs = [texts[i] or "" for i in rows]
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS),
+    vectorizer = CountVectorizer(stop_words=sorted((ENGLISH_STOP_WORDS - TOPIC_WORDS) | EXTRA_STOP_WORDS),
                                  token_pattern=TOKEN_PATTERN,
                                  lowercase=True, dtype=np.float32)
     try:
