@@ -100,8 +100,9 @@ def big_project(folder: Path, n: int = 100_000) -> Path:
                 f.write(json.dumps({"instruction": r["instruction"], "input": r.get("input", ""),
                                     "output": r["output"]}) + "\n")
     n_train = sum(1 for _ in open(train, encoding="utf-8"))
+    chat = folder / "big_chat.jsonl"  # OASST1 conversations: a chat source of their own
     oasst = _rows(SHARED / "oasst1_en_val/oasst1_en_val_chat.jsonl")
-    with open(train, "a", encoding="utf-8") as f:
+    with open(chat, "w", encoding="utf-8") as f:
         for r in oasst:
             f.write(json.dumps(r) + "\n")
     n_train += len(oasst)
@@ -120,6 +121,7 @@ def big_project(folder: Path, n: int = 100_000) -> Path:
     path = folder / "big.wbproj"
     _cli("new", str(path))
     _cli("add", str(path), str(train), "--role", "train")
+    _cli("add", str(path), str(chat), "--role", "train")
     _cli("add", str(path), str(prod), "--role", "production")
     return path
 

@@ -125,6 +125,7 @@ def test_whole_curator_session(qtbot, window, small_sample, tmp_path):
     assert s.project.undo_label == "Edit 1 example"
 
 
+@pytest.mark.filterwarnings("error:overflow encountered in cast:RuntimeWarning")
 def test_map_and_table_selection_are_linked(qtbot, window, small_sample, tmp_path):
     from PySide6 import QtCore
 
@@ -162,7 +163,10 @@ def test_map_and_table_selection_are_linked(qtbot, window, small_sample, tmp_pat
 
     # clicking a point selects it and opens it in the example panel
     row = int(want[0])
-    win.map.vb.setRange(xRange=(a.x[row] - 0.5, a.x[row] + 0.5), yRange=(a.y[row] - 0.5, a.y[row] + 0.5), padding=0)
+    win.map.zoom_to(np.array([row]), pad=0.0)  # onto one point: a finite, float64 view range
+    qtbot.wait(50)
+    (vx0, vx1), (vy0, vy1) = win.map.vb.viewRange()
+    assert all(np.isfinite([vx0, vx1, vy0, vy1])) and vx0 < float(a.x[row]) < vx1 and vy0 < float(a.y[row]) < vy1
     qtbot.waitUntil(lambda: win.map.row_at(float(a.x[row]), float(a.y[row])) >= 0, timeout=5000)
     hit = win.map.row_at(float(a.x[row]), float(a.y[row]))
     win.map._on_click(float(a.x[hit]), float(a.y[hit]), QtCore.Qt.NoModifier)

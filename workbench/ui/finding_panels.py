@@ -32,6 +32,10 @@ def _num(v, fmt="{:.2f}") -> str:
     return fmt.format(f) if np.isfinite(f) else ""
 
 
+SYNC_FILL = 2000  # findings listed at once; a longer list is filled in slices
+SLICE_S = 0.04  # seconds of listing between two turns of the event loop
+
+
 class _SortItem(QtWidgets.QTreeWidgetItem):
     """Sorts numerically where the cell holds a number."""
 
@@ -103,30 +107,55 @@ class FindingPanel(QtWidgets.QWidget):
         return [f.title]
 
     def fill(self) -> None:
+        """List the analysis' findings. Up to ``SYNC_FILL`` at once; more (25,000 duplicate groups
+        of a 100k-row project took 3.4 s) in slices of ``SLICE_S`` seconds between which the
+        window keeps handling events; the summary follows when the list is complete."""
         a = self.session.analysis
+        self._fill_gen = getattr(self, "_fill_gen", 0) + 1
+        self._recount_gen = getattr(self, "_recount_gen", 0) + 1  # its items are about to go
         self.tree.clear()
         self.detail.clear()
         self.findings = self.items() if a is not None else []
+        self.tree.setSortingEnabled(False)
         if a is None:
             self.summary.setText(f"<span style='color:gray'>{EMPTY_HINT.format(what=self.what)}</span>")
-        else:
-            self.summary.setText(self.summary_text())
-        self.tree.setSortingEnabled(False)
+        elif len(self.findings) > SYNC_FILL:
+            self.summary.setText(f"<b>{len(self.findings):,} {self.what}</b>: listing…")
+        self._fill_from(0, self._fill_gen, sync=len(self.findings) <= SYNC_FILL)
+
+    def _fill_from(self, start: int, gen: int, sync: bool = False) -> None:
+        import time
+
+        if gen != getattr(self, "_fill_gen", 0):
+            return  # a newer analysis replaced this list
+        t0 = time.perf_counter()
         items = []
-        for k, f in enumerate(self.findings):
-            it = _SortItem([str(v) if not isinstance(v, tuple) else v[0] for v in self.cells(f)])
-            for col, v in enumerate(self.cells(f)):
-                if isinstance(v, tuple):  # (text, sort value)
-                    it.setText(col, v[0])
-                    it.setData(col, QtCore.Qt.UserRole, v[1])
-                    it.setTextAlignment(col, QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-            it.setData(0, QtCore.Qt.UserRole + 1, k)
-            it.setToolTip(0, self.item_tooltip(f))
-            items.append(it)
+        k = start
+        while k < len(self.findings):
+            items.append(self._make_item(k, self.findings[k]))
+            k += 1
+            if not sync and time.perf_counter() - t0 > SLICE_S:
+                break
         self.tree.addTopLevelItems(items)
+        if k < len(self.findings):
+            QtCore.QTimer.singleShot(0, lambda: self._fill_from(k, gen))
+            return
+        if self.session.analysis is not None:
+            self.summary.setText(self.summary_text())
         self.tree.setSortingEnabled(True)
         self.size_columns()
         self.update_buttons()
+
+    def _make_item(self, k: int, f: Finding) -> QtWidgets.QTreeWidgetItem:
+        cells = self.cells(f)
+        it = _SortItem([str(v) if not isinstance(v, tuple) else v[0] for v in cells])
+        for col, v in enumerate(cells):
+            if isinstance(v, tuple):  # (text, sort value)
+                it.setData(col, QtCore.Qt.UserRole, v[1])
+                it.setTextAlignment(col, QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+        it.setData(0, QtCore.Qt.UserRole + 1, k)
+        it.setToolTip(0, self.item_tooltip(f))
+        return it
 
     def size_columns(self) -> None:
         """Numbers get the width they need (never cut: "344" stays "344"); the first, text column
@@ -191,6 +220,28 @@ class FindingPanel(QtWidgets.QWidget):
     def summary_text(self) -> str:
         return f"{len(self.findings):,} {self.what}"
 
+    def _recount(self, todo, start: int, gen: int, sync: bool = False) -> None:
+        """Redraw the cells of ``todo`` [(item, finding index)]; a long list in slices."""
+        import time
+
+        if gen != getattr(self, "_recount_gen", 0) or gen is None:
+            return
+        t0 = time.perf_counter()
+        k = start
+        while k < len(todo):
+            it, i = todo[k]
+            k += 1
+            if i >= len(self.findings):
+                continue
+            for col, v in enumerate(self.cells(self.findings[i])):
+                it.setText(col, v[0] if isinstance(v, tuple) else str(v))
+                if isinstance(v, tuple):
+                    it.setData(col, QtCore.Qt.UserRole, v[1])
+            if not sync and time.perf_counter() - t0 > SLICE_S:
+                break
+        if k < len(todo):
+            QtCore.QTimer.singleShot(0, lambda: self._recount(todo, k, gen))
+
     def on_state_changed(self, change=None) -> None:
         """After an action: the counts in the list and the detail shown are redrawn, never stale
         (a panel hidden behind another tab does it when it is shown). Only the findings with a
@@ -215,6 +266,7 @@ class FindingPanel(QtWidgets.QWidget):
             t = np.asarray(touched, np.int64)
             mask[t[(t >= 0) & (t < len(mask))]] = True
             touched = mask
+        todo = []
         for i in range(self.tree.topLevelItemCount()):
             it = self.tree.topLevelItem(i)
             k = it.data(0, QtCore.Qt.UserRole + 1)
@@ -225,10 +277,9 @@ class FindingPanel(QtWidgets.QWidget):
                 fr = fr[fr < len(touched)]
                 if not touched[fr].any():
                     continue
-            for col, v in enumerate(self.cells(self.findings[k])):
-                it.setText(col, v[0] if isinstance(v, tuple) else str(v))
-                if isinstance(v, tuple):
-                    it.setData(col, QtCore.Qt.UserRole, v[1])
+            todo.append((it, k))
+        self._recount_gen = getattr(self, "_recount_gen", 0) + 1
+        self._recount(todo, 0, self._recount_gen, sync=len(todo) <= SYNC_FILL)
         chosen = self.selected()
         if chosen:
             self.detail.setHtml(self.detail_html(chosen[0]))
@@ -515,12 +566,16 @@ class DuplicatesPanel(FindingPanel):
 
     def summary_text(self):
         sec = self.session.analysis.summary.get("duplicates", {}) or {}
-        n_rem = sum(len(self.removable(f)) for f in self.findings)
+        counted = getattr(self, "_n_removable", {})
+        n_rem = sum(counted[id(f)] if id(f) in counted else len(self.removable(f)) for f in self.findings)
         return (f"<b>{len(self.findings):,} groups</b> of duplicate prompts (cosine ≥ {sec.get('threshold', '?')}); "
                 f"{n_rem:,} copies could go. The keeper is the most complete, least flagged member.")
 
     def cells(self, f):
         rem = len(self.removable(f))
+        if not hasattr(self, "_n_removable") or getattr(self, "_n_removable_of", None) is not self.findings:
+            self._n_removable, self._n_removable_of = {}, self.findings
+        self._n_removable[id(f)] = rem  # the summary adds these up instead of computing them again
         return [self.display_title(f), (f"{rem:,}/{len(f.rows):,}", rem * 100_000 + len(f.rows)),
                 "differ" if self.responses_differ(f) else "same"]
 
