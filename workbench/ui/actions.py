@@ -135,6 +135,8 @@ def build(win) -> Actions:
                       tip="Take a wrongly added source out of the project (its file is not touched)"))
     m.addAction(A.act("Change a source's &role…", lambda: source_actions.change_role(win),
                       tip="Make a source train, production, eval or reference data"))
+    m.addAction(A.act("Chec&k sources…", lambda: win.session.reload(),
+                      tip="Read every source again; a moved or changed file asks what to do (locate, accept, remove)"))
     from workbench.ui import snapshot_date
 
     m.addAction(A.act("Set a log's snapshot &date…", lambda: snapshot_date.set_date(win),

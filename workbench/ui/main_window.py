@@ -173,6 +173,8 @@ class MainWindow(QtWidgets.QMainWindow):
         s.sig_stale.connect(self._on_stale)
         s.sig_message.connect(lambda m: self.status.showMessage(m, 8000))
         s.sig_load_problems.connect(self._on_load_problems)
+        s.sig_source_problems.connect(self.show_source_problems)
+        s.sig_relink_changed.connect(self._on_relink_changed)
         s.selection.sig_changed.connect(self._on_selection)
         s.selection.sig_current_changed.connect(self._on_current)
         self.map.sig_select.connect(lambda rows, mode: s.selection.set(rows, "map", mode=mode))
@@ -268,6 +270,25 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_load_problems(self, problems) -> None:
         self.status.show_load_problems(len(problems))
+
+    def show_source_problems(self, problems) -> None:
+        """Files moved or changed: Locate… / Accept the change / Remove the source / Later."""
+        from workbench.ui.source_problems import SourceProblemsDialog
+
+        old = getattr(self, "source_problems", None)
+        if old is not None:
+            old.close()
+        dlg = self.source_problems = SourceProblemsDialog(self.session, problems, self)
+        dlg.rejected.connect(lambda: self.status.show_sources_notice(len(problems)))
+        dlg.accepted.connect(lambda: self.status.clear_notice("sources"))
+        dlg.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        dlg.destroyed.connect(lambda *_: setattr(self, "source_problems", None))
+        dlg.open()
+
+    def _on_relink_changed(self, source_id: int, path: str, message: str) -> None:
+        from workbench.ui.source_problems import ask_accept_instead
+
+        ask_accept_instead(self, source_id, path, message)
 
     def show_load_problems(self) -> None:
         LoadProblemsDialog(self.session.load_problems, self).show()

@@ -133,9 +133,17 @@ class StatusBar(QtWidgets.QStatusBar):
         self.notice.setText(f"⚠ {n:,} lines were not loaded — click to see which and why")
         self.notice.show()
 
+    def show_sources_notice(self, n: int) -> None:
+        self._notice_kind = "sources"
+        self.notice.setText(f"⚠ {n} source file{'s' if n != 1 else ''} moved or changed — click to settle them")
+        self.notice.setToolTip("Locate a moved file, accept a changed one or remove the source (File ▸ Check sources…)")
+        self.notice.show()
+
     def _on_notice(self) -> None:
         self.notice.hide()
-        if self._notice_kind == "stale":
+        if self._notice_kind == "sources":
+            self.win.session.reload()
+        elif self._notice_kind == "stale":
             self.win.run_analysis()
         elif self._notice_kind == "load":
             self.win.show_load_problems()

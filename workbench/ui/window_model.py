@@ -51,6 +51,8 @@ class WindowModel(QtCore.QObject):
     sig_load_problems = QtCore.Signal(object)  # list[LoadError] of the last load
     sig_device = QtCore.Signal(str)  # encoder device in use ("cpu"/"cuda")
     sig_vectors = QtCore.Signal()  # vectors became available (neighbours, find similar)
+    sig_source_problems = QtCore.Signal(object)  # [SourceStatus]: files moved or changed, the load stopped
+    sig_relink_changed = QtCore.Signal(int, str, str)  # source id, located file, why it is not the same content
 
     def __init__(self, jobs: JobCenter | None = None, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -65,7 +67,7 @@ class WindowModel(QtCore.QObject):
         self.analysis_stale = False
         self.load_problems: list = []
         self.jobs["load"].sig_finished.connect(self._on_loaded)
-        self.jobs["load"].sig_failed.connect(self._on_failed)
+        self.jobs["load"].sig_failed.connect(self._on_load_failed)
         self.jobs["analyse"].sig_finished.connect(self._on_analysed)
         self.jobs["analyse"].sig_failed.connect(self._on_analyse_failed)
         self.jobs["embed"].sig_finished.connect(self._on_vectors)
@@ -177,6 +179,29 @@ class WindowModel(QtCore.QObject):
                 self.run_analysis()  # reuses the stored results when they are current
             else:
                 self.open_stored_analysis()
+
+    def fix_source(self, action: str, source_id: int, path: str | Path | None = None) -> None:
+        """The curator's choice for a moved or changed source — ``relink`` (to ``path``),
+        ``accept`` (its changed content, at ``path`` or where it was found) or ``remove`` — then
+        the load, in the background (:func:`~workbench.ui.source_problems.fix_source_job`)."""
+        if self.project is None:
+            return
+        from workbench.ui.source_problems import fix_source_job
+
+        self.content_rev += 1
+        self.jobs["load"].submit(fix_source_job, self.project, action, int(source_id),
+                                 str(path) if path is not None else None, tag=(self.content_rev, False),
+                                 label=f"Loading {self.project.path.name}")
+
+    def _on_load_failed(self, exc, tag) -> None:
+        problems = getattr(exc, "problems", None)
+        relinked = getattr(exc, "relink_changed", None)
+        if problems:
+            self.sig_source_problems.emit(list(problems))
+        elif relinked:
+            self.sig_relink_changed.emit(int(relinked[0]), str(relinked[1]), exc.user_message)
+        else:
+            self._on_failed(exc, tag)
 
     def _analysis_job_args(self):
         from workbench.analysis import project_analysis as pa
