@@ -42,12 +42,14 @@ MODULE = "workbench.analysis.child_process"
 # parent side
 # --------------------------------------------------------------------------------------------
 def child_command(project: str | Path, folder: str | Path, params: Mapping[str, Any], *,
-                  model: str | None = None, device: str | None = "auto") -> list[str]:
+                  model: str | None = None, device: str | None = "auto", relayout: bool = False) -> list[str]:
     """The command line of the child (argument list, no shell)."""
     cmd = [sys.executable, "-m", MODULE, str(project), "--out", str(folder),
            "--params", json.dumps(dict(params), sort_keys=True), "--device", device or "auto"]
     if model:
         cmd += ["--model", str(model)]
+    if relayout:
+        cmd += ["--relayout"]
     return cmd
 
 
@@ -78,14 +80,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run_child(project: str | Path, folder: str | Path, params: Mapping[str, Any], *,
-              model: str | None = None, device: str | None = "auto",
+              model: str | None = None, device: str | None = "auto", relayout: bool = False,
               progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> dict[str, Any]:
     """Analyse ``project`` into ``folder`` in a child process; returns its final report
     (``revision``, ``cache_key``). Raises :class:`Cancelled` (after terminating the child) when
     ``cancel`` is set, the child's error as :class:`AnalysisError`, or one with its stderr tail."""
     progress, cancel = ensure(progress, cancel)
     cancel.check()
-    proc = subprocess.Popen(child_command(project, folder, params, model=model, device=device),
+    proc = subprocess.Popen(child_command(project, folder, params, model=model, device=device, relayout=relayout),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, encoding="utf-8", errors="replace", env=_env())
     out: "queue.Queue[str | None]" = queue.Queue()
@@ -194,7 +196,7 @@ def _reporter() -> ProgressFn:
 
 
 def analyse_project(project_path: str | Path, folder: str | Path, params: Mapping[str, Any], *,
-                    model: str | None = None, device: str | None = "auto",
+                    model: str | None = None, device: str | None = "auto", relayout: bool = False,
                     progress: ProgressFn | None = None) -> dict[str, Any]:
     """What the child does: the CLI's project analysis with explicit settings, read-only."""
     from workbench.analysis import project_analysis as pa
@@ -206,7 +208,7 @@ def analyse_project(project_path: str | Path, folder: str | Path, params: Mappin
         ws = project.load(progress=progress)
         data = pa.AnalysisData.capture(ws)
     encoder = pa.get_encoder_for(model, device, progress=progress)
-    outcome = pa.analyse(data, p, folder, encoder=encoder, progress=progress)
+    outcome = pa.analyse(data, p, folder, encoder=encoder, relayout=relayout, progress=progress)
     return {"ok": True, "revision": data.revision, "n": data.n, "cache_key": outcome.result.cache_key,
             "encoder": {"name": str(encoder.name), "dim": int(encoder.dim), "fingerprint": str(encoder.fingerprint),
                         "device": str(encoder.device), "precision": str(encoder.precision)}}
@@ -220,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default="{}", help="analysis parameters as a JSON object")
     ap.add_argument("--model", default=None)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--relayout", action="store_true", help="a fresh map layout (see map_continuity)")
     args = ap.parse_args(argv)
     # stdout carries only our JSON lines: anything else a library prints goes to stderr
     global _OUT
@@ -230,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(params, dict):
             raise AnalysisError("--params must be a JSON object.")
         _emit(analyse_project(args.project, Path(args.out), params, model=args.model, device=args.device,
-                              progress=_reporter()))
+                              relayout=args.relayout, progress=_reporter()))
         return 0
     except WorkbenchError as exc:
         _emit({"error": exc.user_message, "detail": exc.detail or ""})

@@ -10,9 +10,12 @@ Definitions (:func:`compute_drift`):
 - **Base rows**: rows of the stored analysis (they have map coordinates and a cluster) that are not
   in the new snapshot: the map as it was.
 - **Placement** (no new layout): every row without stored coordinates (the new snapshot's inputs,
-  examples added since) gets the similarity-weighted mean position of its ``k`` (10) nearest base
-  rows (prompt cosine; exact search, approximate IVF search above 4e8 pairs) and the cluster with
-  the largest summed similarity among them. Rows of the stored analysis keep their place.
+  examples added since) gets a weighted mean position of its ``k`` (10) nearest base rows, the
+  nearest weighing most (prompt cosine; exact search, approximate IVF search above 4e8 pairs) and the cluster with
+  the largest summed similarity among them: :func:`workbench.analysis.map_continuity.place`, the
+  same rule a re-analysis uses to place rows into a kept map. Rows of the stored analysis keep
+  their place. (After a re-analysis the new snapshot is usually part of the stored analysis
+  already, placed into the kept map; then nothing is left to place here.)
 - **Shares**: cluster c's share of a snapshot = its inputs in c / the snapshot's inputs (cluster
   -1 = "unclustered" counts too). Clusters are listed by the change in share, largest growth
   first; ``grew``/``shrank`` when the share changed by at least ``min_change`` (0.5 percentage
@@ -40,16 +43,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from workbench.analysis.coverage import DEFAULT_GAP_SIM, DEFAULT_REGION_SIM
+# the one placement rule: a re-analysis places rows added since the last one with it too
+from workbench.analysis.map_continuity import K_PLACE, place  # noqa: F401 (drift.place)
+from workbench.analysis.map_continuity import neighbours as _neighbours
 from workbench.core.errors import InputError, WorkbenchError
 from workbench.core.progress import CancelToken, ProgressFn, ensure
 
 SNAPSHOT_SETTING = "production_snapshots"
 INITIAL = "initial"
-K_PLACE = 10
 NOVELTY_PERCENTILE = 5.0
 MIN_CHANGE = 0.005
 MIN_REGION = 3
-EXACT_PAIRS = 4e8
 
 
 class DriftError(WorkbenchError):
@@ -117,37 +121,6 @@ def row_snapshots(source_id: Sequence[int], role: Sequence[str], dates: Mapping[
 # --------------------------------------------------------------------------------------------
 # placement and drift
 # --------------------------------------------------------------------------------------------
-def _neighbours(query: np.ndarray, base: np.ndarray, k: int, cancel=None) -> tuple[np.ndarray, np.ndarray]:
-    from workbench.analysis.graph import ivf_search, knn
-
-    k = min(k, len(base))
-    if len(query) * len(base) <= EXACT_PAIRS:
-        return knn(query, base, k, cancel=cancel)
-    return ivf_search(query, base, k, cancel=cancel)
-
-
-def place(vecs: np.ndarray, query: np.ndarray, base: np.ndarray, x: np.ndarray, y: np.ndarray,
-          cluster: np.ndarray, k: int = K_PLACE, cancel=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y, cluster, nearest base cosine) of the ``query`` rows placed among the ``base`` rows."""
-    idx, sims = _neighbours(np.ascontiguousarray(vecs[query]), np.ascontiguousarray(vecs[base]), k, cancel)
-    ok = idx >= 0
-    nb = base[np.where(ok, idx, 0)]
-    w = np.where(ok, np.maximum(sims, 1e-6), 0.0)
-    wsum = np.maximum(w.sum(axis=1), 1e-12)
-    px = (w * x[nb]).sum(axis=1) / wsum
-    py = (w * y[nb]).sum(axis=1) / wsum
-    pc = np.full(len(query), -1, np.int64)
-    cl = cluster[nb]
-    for i in range(len(query)):
-        votes: dict[int, float] = {}
-        for c, s in zip(cl[i][ok[i]].tolist(), w[i][ok[i]].tolist()):
-            votes[c] = votes.get(c, 0.0) + s
-        if votes:
-            pc[i] = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))[0]
-    nearest = np.where(ok[:, 0], sims[:, 0], np.nan).astype(np.float32) if idx.shape[1] else np.full(len(query), np.nan)
-    return px.astype(np.float32), py.astype(np.float32), pc, nearest
-
-
 @dataclass
 class Drift:
     before: str

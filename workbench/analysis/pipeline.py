@@ -27,7 +27,9 @@ source_id            int32     the source's stable id in the project (0 = exampl
 role                 string    train / production / eval / reference
 line                 int64     1-based line (JSONL) / row number (CSV header = 1, Parquet) in source
 x, y                 float32   position on the map (UMAP 2-D over all sources together)
-cluster              int32     cluster id (0 = largest cluster); -1 = noise (in no cluster)
+cluster              int32     cluster id; -1 = noise (in no cluster). A fresh map numbers clusters
+                               by size (0 = largest); a re-analysis keeps earlier ids and gives new
+                               clusters ids never used before (see ``map_continuity``)
 cluster_label        string    the cluster's label, e.g. "card · arrive · delivery" (null for noise)
 cluster_strength     float32   HDBSCAN membership strength in [0, 1] (0 for noise and for rows
                                that joined their cluster from noise, see clusters.join_noise)
@@ -57,6 +59,8 @@ mismatch             float32   train/eval/reference rows with a response: how mu
                                prompts fit the response and other responses fit the prompt than
                                the pair as given (higher = answers its own prompt worse; > 0:
                                another pairing fits better), see ``mismatch``; NaN otherwise
+prompt_hash          int64     hash of the prompt text: with (source_id, line) it tells a later
+                               analysis which rows persist unchanged (``map_continuity``)
 queue_rank           int32?    position in the review queue (0 = label first); null when not queued
 review_priority      float32   production rows: gap x local production density (NaN otherwise)
 leaked               bool      eval row duplicated (exactly or nearly) in train
@@ -77,7 +81,7 @@ leak_kind            string?   leaked rows: how the copy matched (exact / reorde
 * ``sources``: [{source, source_id, role, rows}];
 * ``clusters``: [{id, label, terms, size, roles {role: n}, train_share, production_share, n_gap,
   inconsistency, inconsistency_reason, examples [{source, line, text}], coherent, cohesion,
-  relative_cohesion, term_coverage}] (id order = size order; ``coherent`` false = a catch-all,
+  relative_cohesion, term_coverage}] (largest first; ``coherent`` false = a catch-all,
   labelled "mixed: ...", see :mod:`workbench.analysis.cluster_quality`);
 * ``duplicates``: threshold, verifier {candidate_sim, min_probability, min_word_overlap,
   reworded_sim} (null without verification), n_groups, n_removable, by_scope, by_kind, groups
@@ -93,6 +97,10 @@ leak_kind            string?   leaked rows: how the copy matched (exact / reorde
 * ``leakage``: n_leaked, n_eval, leaks [{example, train_match, kinds, reason, ...}];
 * ``queue``: queue [{rank, example, priority, gap, density, reason, ...}];
 * ``flags``: counts [{flag, count, definition}], length_stats.
+* ``map``: how the map came about (:mod:`workbench.analysis.map_continuity`): mode (kept /
+  aligned / fresh), text ("kept: 2,340 rows kept, 12 placed"), reason, rows, kept, placed,
+  placed_unclustered, removed, persisting_share, procrustes {rows, residual,
+  unaligned_residual}, clusters {kept, new, ended}, next_cluster_id, basis (earlier revision).
 * ``mismatches``: params, n_rows, n_mismatches, n_flagged, mismatches [{example, score, fit,
   prompt, response, better_prompt {example, fit, prompt}, better_response {example, fit,
   response}, reason}] (rows with mismatch > 0, worst first, 200 at most; better_* only when that
@@ -376,12 +384,16 @@ def run_analysis(
     params: AnalysisParams | None = None,
     *,
     previous: AnalysisResult | None = None,
+    relayout: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
     """Analyse ``inp``: graph, map, clusters, labels, flags, duplicates, conflicts, coverage,
-    review queue, leakage. ``previous`` (a result of the same revision, e.g. read from disk)
-    lends its graph, map and clusters when their parameters are unchanged.
+    review queue, leakage. ``previous`` (the stored result, e.g. read from disk): of the same
+    revision it lends its graph, map and clusters when their parameters are unchanged; of any
+    revision its map and cluster ids are continued (:mod:`workbench.analysis.map_continuity`:
+    persisting rows keep their place and cluster, new rows are placed), unless ``relayout``
+    asks for a fresh layout (aligned to the previous map, cluster ids matched).
 
     UMAP and HDBSCAN cannot be interrupted; every other phase checks ``cancel``.
     """
@@ -392,9 +404,11 @@ def run_analysis(
     ph = _Phases(progress, cancel)
     revision = ph.run("fingerprint", inp.revision)
     keys = stage_keys(revision, params)
+    basis = previous
     if previous is not None and previous.revision != revision:
         previous = None
-    examples, summary, graph, findings = run_steps(inp, params, keys, previous, ph, cancel)
+    examples, summary, graph, findings = run_steps(inp, params, keys, previous, ph, cancel, basis=basis,
+                                                   relayout=relayout)
     key = cache_key(revision, params)
     summary.update({"version": SCHEMA_VERSION, "revision": revision, "cache_key": key,
                     "params": params.to_dict(), "timings": dict(ph.timings), "encoder": inp.encoder,
@@ -409,12 +423,14 @@ def analyze(
     params: AnalysisParams | None,
     out_dir: str | os.PathLike,
     *,
+    relayout: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
     """Run or reuse: return the stored result in ``out_dir`` when its cache key matches (same
-    revision, same parameters); otherwise run (reusing stored stages of the same revision) and
-    write the result there."""
+    revision, same parameters) and no fresh layout is asked for (``relayout``); otherwise run
+    (reusing stored stages of the same revision, continuing the stored map of any revision: see
+    :func:`run_analysis`) and write the result there."""
     from workbench.analysis.results_store import read_cache_meta
 
     params = params or AnalysisParams()
@@ -424,15 +440,16 @@ def analyze(
     previous = None
     if meta is not None:
         progress(0, 0, "fingerprint")
-        if meta.get("revision") == inp.revision():
-            try:
-                if is_current(meta, inp, params):
-                    result = AnalysisResult.read(out)
-                    result.reused = True
-                    return result
-                previous = AnalysisResult.read(out)
-            except AnalysisError:
-                previous = None
-    result = run_analysis(inp, params, previous=previous, progress=progress, cancel=cancel)
+        same = meta.get("revision") == inp.revision()
+        try:
+            if same and not relayout and is_current(meta, inp, params):
+                result = AnalysisResult.read(out)
+                result.reused = True
+                return result
+            previous = AnalysisResult.read(out, with_graph=same)  # other data: its map only
+        except AnalysisError:
+            previous = None
+    result = run_analysis(inp, params, previous=previous, relayout=relayout, progress=progress,
+                          cancel=cancel)
     result.write(out)
     return result

@@ -322,16 +322,19 @@ def stored_status(folder: str | Path, inp: AnalysisInput, params: AnalysisParams
 
 
 def analyse(data: AnalysisData, params: AnalysisParams, folder: str | Path, *, encoder: Any,
-            force: bool = False, progress: ProgressFn | None = None,
+            force: bool = False, relayout: bool = False, progress: ProgressFn | None = None,
             cancel: CancelToken | None = None) -> ProjectAnalysis:
     """Bring the results in ``folder`` up to date for ``data`` and ``params``: reused when current,
-    else computed (reusing the graph, map and clusters of the same data) and written."""
+    else computed (reusing the graph, map and clusters of the same data; continuing the stored
+    map and cluster ids of earlier data, see :mod:`workbench.analysis.map_continuity`) and
+    written. ``relayout``: lay the map out afresh (aligned to the stored one) even when the
+    stored results are current: the app's "Re-lay out map" and ``workbench analyze --relayout``."""
     progress, cancel = ensure(progress, cancel)
     inp, stats = prepare_input(data, encoder, progress=progress, cancel=cancel)
     folder = Path(folder)
     if force:
         (folder / CACHE_FILE).unlink(missing_ok=True)
-    result = analyze(inp, params, folder, progress=progress, cancel=cancel)
+    result = analyze(inp, params, folder, relayout=relayout, progress=progress, cancel=cancel)
     return ProjectAnalysis(result, data, params, inp.prompt_vecs, inp.response_vecs, encoder, True, stats)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from workbench.analysis import cluster_quality
+from workbench.analysis import map_continuity as mc
 from workbench.analysis.clusters import PHASE as CLUSTER_PHASE
 from workbench.analysis.clusters import Clusters, find_clusters
 from workbench.analysis.conflicts import find_conflicts
@@ -31,7 +32,12 @@ def _reuse(previous: Any, keys: dict[str, str], stage: str) -> bool:
     return previous is not None and previous.stage_keys.get(stage) == keys[stage]
 
 
-def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: Any, cancel: Any):
+def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: Any, cancel: Any, *,
+              basis: Any = None, relayout: bool = False):
+    """``previous``: a stored result of the same revision (lends stages whose keys match);
+    ``basis``: the folder's stored result of any revision, whose map and cluster ids this one
+    continues (:mod:`workbench.analysis.map_continuity`); ``relayout``: lay the map out afresh
+    (aligned to the basis) instead of keeping it."""
     n = inp.n
     if n == 0:
         raise AnalysisError("There is nothing to analyse: the sources hold no examples.")
@@ -48,18 +54,24 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
             inp.prompt_vecs, params.k, exact_limit=params.exact_limit, seed=seed,
             progress=progress, cancel=cancel), announce=f"neighbour graph ({kind})")
 
-    # 2. map
-    if _reuse(previous, keys, "layout"):
+    # 2. map: reused (same data), kept (persisting rows stay, new ones placed) or fresh + aligned
+    hashes = ph.run("map continuity", lambda: mc.prompt_hashes(inp.prompt))
+    plan = mc.plan(basis if basis is not None else previous, inp, params, relayout=relayout, hashes=hashes)
+    layout_reused = not relayout and _reuse(previous, keys, "layout")
+    if layout_reused:
         coords = previous.examples[["x", "y"]].to_numpy(dtype=np.float32)
         ph.timings["map layout (reused)"] = 0.0
+    elif plan.mode == mc.KEPT:
+        coords = ph.run("map layout (kept, new rows placed)", lambda: mc.kept_layout(plan, inp, cancel))
     else:
         coords = ph.run("map layout", lambda: umap_layout(
             inp.prompt_vecs, graph, n_neighbors=params.umap_neighbors, min_dist=params.min_dist,
             seed=params.seed, fit_limit=params.layout_fit_limit, n_epochs=params.umap_epochs,
             progress=progress, cancel=cancel), announce=LAYOUT_PHASE)
+        coords = mc.align(plan, coords)
 
     # 3. clusters and their labels
-    if _reuse(previous, keys, "clusters"):
+    if layout_reused and _reuse(previous, keys, "clusters"):
         ex = previous.examples
         clusters = Clusters(ex["cluster"].to_numpy(dtype=np.int32),
                             ex["cluster_strength"].to_numpy(dtype=np.float32),
@@ -67,6 +79,9 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
                             | ((ex["cluster"].to_numpy() >= 0) & (ex["cluster_strength"].to_numpy() == 0)))
         terms = {int(c["id"]): list(c.get("terms", [])) for c in previous.summary.get("clusters", [])}
         ph.timings["clusters (reused)"] = 0.0
+    elif not layout_reused and plan.mode == mc.KEPT and plan.keep_clusters:
+        clusters, terms = mc.kept_clusters(plan, inp)
+        ph.timings["clusters (kept)"] = 0.0
     else:
         space = coords
         if params.cluster_dims > 2:  # BERTopic style: cluster a separate low-dimensional UMAP
@@ -82,6 +97,7 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
             progress=progress, cancel=cancel), announce=CLUSTER_PHASE)
         terms = ph.run("cluster labels", lambda: ctfidf_terms(
             inp.prompt, clusters.labels, n_terms=params.label_terms, seed=seed))
+        clusters, terms = mc.carry_ids(plan, clusters, terms)  # the earlier map's cluster ids
     labels = clusters.labels
 
     # 4. findings
@@ -122,6 +138,8 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
     summary = ph.run("summary", lambda: build_summary(inp, params, clusters, terms, flags, dups,
                                                       conf, cov, queue, leak))
     examples["mismatch"] = mism.mismatch if mism is not None else np.full(n, np.nan, np.float32)
+    examples[mc.HASH_COLUMN] = hashes
+    summary["map"] = clean_json(mc.map_summary(plan, n, np.asarray(labels), layout_reused=layout_reused))
     summary["mismatches"] = clean_json(mism.summary(_ref_fn(inp))) if mism is not None else {
         "skipped": "no response vectors were given", "n_mismatches": 0, "mismatches": []}
     summary["counts"]["mismatches"] = summary["mismatches"]["n_mismatches"]
@@ -232,7 +250,8 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
     sources: dict[tuple[str, int, str], int] = {}
     for s, sid, r in zip(inp.source, inp.source_id.tolist(), inp.role):
         sources[(str(s), sid, str(r))] = sources.get((str(s), sid, str(r)), 0) + 1
-    ncl = clusters.n_clusters
+    ncl = clusters.n_clusters  # ids may have gaps once a map has history (map_continuity)
+    present, present_n = np.unique(labels[labels >= 0], return_counts=True)
     cov_by = {c["cluster"]: c for c in cov.clusters}
     inc_by = {c["cluster"]: c for c in (conf.clusters if conf is not None else [])}
     typical = _cluster_examples(inp.prompt_vecs, labels, inp.prompt, 5)
@@ -242,7 +261,7 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
     per_role = np.zeros((max(ncl, 1), len(role_names)), dtype=np.int64)
     np.add.at(per_role, (labels[inside], role_idx[inside]), 1)
     cluster_items = []
-    for c in range(ncl):
+    for c in present[np.lexsort((present, -present_n))].tolist():  # largest first, then by id
         rc = {r: int(per_role[c, j]) for j, r in enumerate(role_names) if per_role[c, j]}
         members_n = int(per_role[c].sum())
         item = {"id": c, "label": format_label(terms.get(c, []), c), "terms": terms.get(c, []),
@@ -272,7 +291,7 @@ def build_summary(inp, params, clusters, terms, flags, dups, conf, cov, queue, l
         conflicts = {"skipped": "no response vectors were given", "n_conflicts": 0, "conflicts": []}
     summary = {
         "counts": {
-            "examples": n, "by_role": by_role, "clusters": ncl,
+            "examples": n, "by_role": by_role, "clusters": int(len(present)),
             "noise": int((labels < 0).sum()), "noise_assigned": bool(params.assign_noise),
             "noise_joined": int((clusters.was_noise & (labels >= 0)).sum()),
             "duplicate_groups": len(dups.groups),

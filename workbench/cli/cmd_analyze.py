@@ -8,7 +8,11 @@ hold more than whitespace; :mod:`workbench.analysis.project_analysis`) with the 
 runs the pipeline with a progress line per phase, writes ``DIR/examples.parquet`` and
 ``DIR/summary.json`` (schema: see the README / the docstring of ``workbench.analysis.pipeline``)
 and prints a short human summary. A re-run with unchanged inputs and parameters reuses the stored
-results; with other thresholds it reuses the graph, map and clusters.
+results; with other thresholds it reuses the graph, map and clusters. After the data changed the
+stored map is kept (rows still there keep their place and cluster; new rows are placed beside
+their nearest neighbours) when at least half of the rows persist, else laid out afresh and
+aligned to it; ``--relayout`` asks for the fresh, aligned layout (see
+:mod:`workbench.analysis.map_continuity`).
 
 With a PROJECT everything goes through the project analysis service, exactly as in the desktop
 app: the parameters are the project's (defaults <- project settings <- the options given here),
@@ -78,6 +82,12 @@ def register(subparsers) -> None:
                    help="prompts at least this similar must have agreeing responses")
     a.add_argument("--queue-size", type=int, default=None, metavar="N", help="review queue length")
     a.add_argument("--force", action="store_true", help="recompute even if OUT holds matching results")
+    a.add_argument("--relayout", action="store_true",
+                   help="lay the map out afresh instead of keeping it: by default a re-analysis keeps "
+                        "the stored map (rows still there keep their place and cluster, new rows are "
+                        "placed beside their nearest neighbours); with --relayout UMAP runs again and the "
+                        "new map is aligned to the stored one, clusters keeping their ids where they "
+                        "hold most of an old cluster's members")
     p.epilog = ("With a PROJECT, the analysis options and --model given are saved into the project's "
                 "settings (as the app's Analysis settings dialog does), so the app and `workbench export` "
                 "use them too.")
@@ -154,7 +164,8 @@ def _analyse_project(args, bar, out: Path | None):
         encoder = pa.get_encoder_for(pa.project_model(project, args.model), args.device, args.precision,
                                      progress=bar)
         bar.close()
-    outcome = pa.analyse(data, params, out, encoder=encoder, force=args.force, progress=bar)
+    outcome = pa.analyse(data, params, out, encoder=encoder, force=args.force, relayout=args.relayout,
+                         progress=bar)
     bar.close()
     return outcome.result, out, encoder, outcome.embed_stats
 
@@ -189,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             from workbench.analysis.pipeline import CACHE_FILE
 
             (out / CACHE_FILE).unlink(missing_ok=True)
-        result = analyze(inp, AnalysisParams(**_overrides(args)), out, progress=bar)
+        result = analyze(inp, AnalysisParams(**_overrides(args)), out, relayout=args.relayout, progress=bar)
         bar.close()
     print_summary(result, out, encoder=encoder, embed_stats=stats, seconds=time.monotonic() - t0,
                   top=args.top)
@@ -220,6 +231,9 @@ def print_summary(result, out: Path, *, encoder=None, embed_stats=None, seconds:
     how = "reused (inputs and parameters unchanged)" if result.reused else "written"
     print(f"Results {how}: {out / 'examples.parquet'}, {out / 'summary.json'}", file=w)
 
+    mp = s.get("map") or {}
+    if mp.get("text"):
+        print(f"Map: {mp['text']}", file=w)
     noise = f"{c['noise']:,} unclustered" + (" (assigned to nearest)" if c.get("noise_assigned") else "")
     print(f"\nClusters: {c['clusters']} ({noise})", file=w)
     for cl in s["clusters"][:top]:
