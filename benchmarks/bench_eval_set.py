@@ -21,7 +21,8 @@
 ``python benchmarks/bench_eval_set.py scale [--n 100000]``
     ``n`` production rows (+ 30% as many train rows) built like ``bench_analysis.py`` (real texts
     of ../shared/data, copies jittered), analysed once; then, each in a fresh process (own peak
-    RSS): the eval set (leak rule against train, paraphrase groups, draw, write) and the naive
+    RSS): the eval set (leak rule against train, paraphrase groups, draw, write; 1,000 production
+    inputs carry a reference answer) and the naive
     baseline (stratified random sample + exact nearest-train filter by blocked matrix products).
 """
 
@@ -211,11 +212,14 @@ def child(kind: str, n_prod: int, folder: str) -> dict:
         from workbench.curate import eval_set as es
 
         ei = es.inputs_from_result(res, inp, pv)
+        # 1,000 production inputs carry a curator's reference answer (written when drawn)
+        answered = np.random.default_rng(3).choice(np.flatnonzero(roles == "production"), 1000, replace=False)
+        ei.answers = {int(r): f"reference answer {int(r)}" for r in answered}
         drawn = es.draw_eval_set(ei, es.EvalSetOptions(size=1000, seed=0))
         t1 = time.perf_counter()
         es.write_eval_set(Path(folder) / "evalset", ei, drawn)
         out = {"draw_s": round(t1 - t0, 2), "drawn": len(drawn), "near_train": drawn.counts["near_train"],
-               "groups": drawn.counts["groups"]}
+               "groups": drawn.counts["groups"], "reference_answers": drawn.counts["reference_answers"]}
     elif kind == "drift":
         from workbench.analysis import drift
 
@@ -278,6 +282,8 @@ def scale(n_prod: int) -> int:
     for name, r in (("eval set (leak rule, groups, draw, write)", ours),
                     ("naive (stratified sample + exact nearest-train filter)", naive)):
         print(f"| {name} | {r['total_s']} | {r['peak_rss_mb']} ({r['rss_before_mb']}) | {r['drawn']} | {r['near_train']:,} |")
+    print(f"\neval set: {ours['groups']} paraphrase groups; {ours['reference_answers']} drawn inputs with a reference "
+          "answer (of 1,000 answered production inputs)")
     print(f"\ndrift of a second {dr['drawn']:,}-input snapshot placed into the stored map: {dr['total_s']} s, "
           f"peak RSS {dr['peak_rss_mb']} MB ({dr['rss_before_mb']} before); {dr['novel']:,} inputs not seen before, "
           f"{dr['new_regions']} new regions, {dr['near_train']:,} uncovered")

@@ -63,8 +63,9 @@ class DriftDialog(QtWidgets.QDialog):
         for c in (1, 2, 3):
             self.tree.setColumnWidth(c, 80)
         lay.addWidget(self.tree, 1)
-        note = QtWidgets.QLabel("Add the next log as a dated snapshot with <code>workbench add PROJECT FILE "
-                                "--role production --snapshot YYYY-MM-DD</code>. The same table: "
+        note = QtWidgets.QLabel("Add the next log as a dated snapshot with File ▸ Add production data… (or "
+                                "<code>workbench add PROJECT FILE --role production --snapshot YYYY-MM-DD</code>); "
+                                "File ▸ Set a log's snapshot date… changes a date. The same table: "
                                 "<code>workbench drift PROJECT</code>. Colour the map by <i>Production snapshot</i> "
                                 "to see where each log lies.")
         note.setWordWrap(True)
