@@ -200,7 +200,8 @@ def one_run(scenario: str, project: str, extra: str) -> dict:
             "seconds": round(time.monotonic() - t0, 1), "longest_stall_ms": r["longest_stall_ms"],
             "p99_ms": r["p99_ms"], "over_200ms": r["over_200ms"], "over_500ms": r["over_500ms"],
             "by_step_ms": r["by_step_ms"], "stalls_over_200ms": [st for st in r["stalls_over_100ms"] if st[1] > 0.2],
-            "other_threads": r["other_threads_at_stalls_over_200ms"], "gui_thread": r["where_stalled"]}
+            "other_threads": r["other_threads_at_stalls_over_200ms"], "gui_thread": r["where_stalled"],
+            "gc_pauses": r["gc_pauses_over_50ms"]}
 
 
 def main() -> int:

@@ -75,13 +75,30 @@ class LagMonitor:
         self.holders: list[tuple[str, float, str]] = []  # (step, seconds, what other threads ran)
 
     def start(self) -> None:
+        import gc
+
         self._last = time.perf_counter()
         self.timer.start()
         self._watch.start()
+        self.gc_pauses: list[tuple[str, int, float]] = []  # (step, generation, seconds) over 50 ms
+        self._gc_t0 = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_t0 = time.perf_counter()
+        elif self._gc_t0:
+            took = time.perf_counter() - self._gc_t0
+            if took > 0.05:
+                self.gc_pauses.append((self.step, int(info.get("generation", -1)), round(took, 3)))
 
     def stop(self) -> None:
+        import gc
+
         self.timer.stop()
         self._stop.set()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
     def _watchdog(self) -> None:
         """From another thread: when the GUI thread has not ticked for 250 ms, note where it is;
@@ -144,6 +161,7 @@ class LagMonitor:
                 "ticks": len(self.lags),
                 "by_step_ms": {k: round(1000 * v, 1) for k, v in self.by_step.items()},
                 "other_threads_at_stalls_over_200ms": self.holders,
+                "gc_pauses_over_50ms": getattr(self, "gc_pauses", []),
                 "stalls_over_100ms": self.stalls,
                 "where_stalled": self.where}
 

@@ -27,7 +27,8 @@ SHORTCUTS_HELP = """
 <tr><td><b>Ctrl+E</b></td><td>Export</td></tr>
 <tr><td><b>P / B / L</b></td><td>Map: pan, box select, lasso select (Shift adds, Alt removes)</td></tr>
 <tr><td><b>F</b></td><td>Map: fit everything</td></tr>
-<tr><td><b>1 … 7</b></td><td>Colour the map by cluster, role, gap, flag, state, duplicate, source</td></tr>
+<tr><td><b>1 … 8</b></td><td>Colour the map by cluster, role, gap, flag, state, duplicate, source, production
+snapshot</td></tr>
 </table>
 """
 
@@ -89,10 +90,10 @@ class Actions(QtCore.QObject):
         combo = self.colour_combo
         combo.blockSignals(True)
         combo.clear()
-        for k, (key, text) in enumerate(colouring.choices(self.win.session)):
+        for key, text in colouring.choices(self.win.session):
             a = QtGui.QAction(text, menu, checkable=True)
-            if k < 9:
-                a.setShortcut(QtGui.QKeySequence(str(k + 1)))
+            if key in colouring.SHORTCUT_KEYS:  # explicit per choice: stable when choices are added
+                a.setShortcut(QtGui.QKeySequence(colouring.SHORTCUT_KEYS[key]))
                 a.setShortcutContext(QtCore.Qt.WindowShortcut)
             a.triggered.connect(lambda _=False, kk=key: self.win.set_colour_by(kk))
             group.addAction(a)

@@ -34,6 +34,10 @@ STATE_COLOURS = [
     ("tagged", "Tagged", "#edc948"),
     ("kept", "Unchanged", theme.NEUTRAL),
 ]
+# The number keys of the colour-by choices, fixed per choice (never by position in the menu: a
+# choice added later must not move the others' keys). Columns and scores have no key.
+SHORTCUT_KEYS = {"cluster": "1", "role": "2", "gap": "3", "flag": "4", "state": "5", "duplicate": "6",
+                 "source": "7", "snapshot": "8"}
 MAX_CATEGORIES = 200  # more distinct values than this: the column is shown as numbers or "other"
 
 

@@ -48,6 +48,27 @@ class ElidedLabel(QtWidgets.QLabel):
         super().mousePressEvent(ev)
 
 
+def map_info_text(a) -> str:
+    """"Map kept: 12 placed" / "Map: fresh layout", plus "· 3 not on the map yet"."""
+    if a is None:
+        return ""
+    import numpy as np
+
+    info = (getattr(a, "summary", None) or {}).get("map") or {}
+    mode = info.get("mode")
+    if mode == "kept":
+        text = f"Map kept: {int(info.get('placed', 0) or 0):,} placed"
+    elif mode in ("fresh", "aligned"):
+        text = "Map: fresh layout"
+    else:
+        text = ""
+    x, y = np.asarray(a.x, np.float64), np.asarray(a.y, np.float64)
+    missing = int((~(np.isfinite(x) & np.isfinite(y))).sum())
+    if missing:
+        text += (" · " if text else "") + f"{missing:,} not on the map yet (Ctrl+R)"
+    return text
+
+
 class StatusBar(QtWidgets.QStatusBar):
     def __init__(self, session, win):
         super().__init__(win)
@@ -63,6 +84,8 @@ class StatusBar(QtWidgets.QStatusBar):
         self._notice_kind = ""
         self.counts = ElidedLabel(min_width=120)
         self.counts.setObjectName("statusCounts")
+        self.map_info = ElidedLabel(min_width=60)
+        self.map_info.setObjectName("statusMap")
         self.device = QtWidgets.QLabel("")
         self.device.setObjectName("statusDevice")
         self.device.setToolTip("Where the embedding model runs (CUDA GPU or CPU)")
@@ -77,7 +100,8 @@ class StatusBar(QtWidgets.QStatusBar):
         self.cancel.setToolTip("Stop the running background work")
         self.cancel.clicked.connect(self._on_cancel)
         self.addWidget(self.notice, 1)
-        for w, stretch in ((self.phase, 1), (self.progress, 0), (self.cancel, 0), (self.counts, 1), (self.device, 0)):
+        for w, stretch in ((self.phase, 1), (self.progress, 0), (self.cancel, 0), (self.map_info, 1), (self.counts, 1),
+                           (self.device, 0)):
             self.addPermanentWidget(w, stretch)
         for w in (self.phase, self.progress, self.cancel):
             w.hide()
@@ -87,6 +111,7 @@ class StatusBar(QtWidgets.QStatusBar):
 
     def update_counts(self) -> None:
         ws = self.session.ws
+        self.update_map_info()
         if ws is None:
             self.counts.setText("")
             return
@@ -95,6 +120,13 @@ class StatusBar(QtWidgets.QStatusBar):
         self.counts.setText(f"{c['loaded']:,} loaded · {c['rejected']:,} rejected · {c['edited']:,} edited"
                             + (f" · {c['added']:,} added" if c.get("added") else "")
                             + f" · {sel:,} selected")
+
+    def update_map_info(self) -> None:
+        """How the map came about (kept with rows placed into it, or a fresh layout) and how many
+        rows are not on it yet (added after the analysis: drawn nowhere until it runs again)."""
+        self.map_info.setText(map_info_text(self.session.analysis))
+        info = (getattr(self.session.analysis, "summary", None) or {}).get("map") or {}
+        self.map_info.setToolTip(str(info.get("text", "")) or "How the map was made")
 
     def _on_device(self, device: str) -> None:
         self.device.setText(f"Encoder: {'CUDA GPU' if device == 'cuda' else device.upper()}")
