@@ -222,7 +222,10 @@ def build(win) -> Actions:
                   "Embed every example and find clusters, duplicates, conflicts, gaps, leakage and flags (Ctrl+R)")
     A.settings = A.act("&Settings…", win.analysis_settings, tip="Thresholds used by the analysis")
     A.rebalance = A.act("Re&balance…", win.rebalance_dialog, tip="Plan cluster sizes to match production or uniform shares")
-    m.addActions([A.run, A.settings])
+    A.relayout = A.act("Re-lay &out the map", lambda: win.session.run_analysis(relayout=True),
+                       tip="Analyse again with a fresh map layout (otherwise the map is kept and new rows are "
+                           "placed into it; = workbench analyze --relayout)")
+    m.addActions([A.run, A.relayout, A.settings])
     m.addSeparator()
     m.addAction(A.rebalance)
     m.addAction(A.act("Rea&diness…", lambda: readiness_dialog.show_readiness(win),
@@ -269,7 +272,7 @@ def build(win) -> Actions:
     tb.addWidget(spacer)
     tb.addAction(A.export)
     A.needs_project = [*A.add.values(), A.reload, A.settings, A.problems]
-    A.needs_data = [A.export, A.run, A.select_all, A.find]
+    A.needs_data = [A.export, A.run, A.relayout, A.select_all, A.find]
     A.refresh_recent(__import__("workbench.ui.ui_settings", fromlist=["recent"]).recent())
     A.refresh_colour_choices()
     A.update_state()

@@ -116,18 +116,20 @@ def _aligned(outcome):
     return outcome
 
 
-def analyse_job(data, params, folder, *, model=None, device="auto", encoder=None, progress=None, cancel=None):
+def analyse_job(data, params, folder, *, model=None, device="auto", encoder=None, relayout=False, progress=None,
+                cancel=None):
     """Embed ``data`` (an :class:`~workbench.analysis.project_analysis.AnalysisData` snapshot)
     through the vector cache and bring the project's results in ``folder`` up to date."""
     from workbench.analysis import project_analysis as pa
 
     progress, cancel = ensure(progress, cancel)
     encoder = _encoder(encoder, model, device, progress, cancel)
-    return _aligned(pa.analyse(data, params, folder, encoder=encoder, progress=progress, cancel=cancel))
+    return _aligned(pa.analyse(data, params, folder, encoder=encoder, relayout=relayout, progress=progress,
+                               cancel=cancel))
 
 
 def analyse_child_job(data, params, folder, *, project_path, model=None, device="auto", encoder=None,
-                      progress=None, cancel=None):
+                      relayout=False, progress=None, cancel=None):
     """Like :func:`analyse_job`, but the analysis itself runs in a child process
     (:mod:`workbench.analysis.child_process`, the CLI's core on the project file, read-only), so
     its native code never holds the GUI process' GIL; cancel terminates the child. The stored
@@ -138,14 +140,15 @@ def analyse_child_job(data, params, folder, *, project_path, model=None, device=
     from workbench.analysis.child_process import DeferredEncoder, run_child
 
     progress, cancel = ensure(progress, cancel)
-    report = run_child(project_path, folder, params.to_dict(), model=model, device=device, progress=progress,
-                       cancel=cancel)
+    report = run_child(project_path, folder, params.to_dict(), model=model, device=device, relayout=relayout,
+                       progress=progress, cancel=cancel)
     if encoder is None:  # the child's vectors are in the cache: no model load here (it holds the GIL)
         encoder = DeferredEncoder(report["encoder"], model, device)
     outcome = pa.open_stored(data, params, folder, encoder=encoder, progress=progress, cancel=cancel)
     if not outcome.current:
         log.warning("the analysis process' results are not those of the window's snapshot; analysing here")
-        outcome = pa.analyse(data, params, folder, encoder=encoder, progress=progress, cancel=cancel)
+        outcome = pa.analyse(data, params, folder, encoder=encoder, relayout=relayout, progress=progress,
+                             cancel=cancel)
     return _aligned(outcome)
 
 

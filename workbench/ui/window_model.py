@@ -307,9 +307,11 @@ class WindowModel(QtCore.QObject):
             self.sig_stale.emit("The analysis settings changed; the map shows the analysis made with the "
                                 "previous settings. Run it again (Ctrl+R) to apply them.")
 
-    def run_analysis(self, params=None) -> None:
+    def run_analysis(self, params=None, *, relayout: bool = False) -> None:
         """Embed (cached) and analyse everything in the background; progress in the status bar.
-        ``params`` (optional) are saved into the project settings first, as the CLI's are."""
+        ``params`` (optional) are saved into the project settings first, as the CLI's are.
+        The project's map is kept (new rows placed into it) unless ``relayout`` asks for a fresh
+        layout (:mod:`workbench.analysis.map_continuity`, as ``workbench analyze --relayout``)."""
         if self.ws is None or self.project is None:
             self.sig_error.emit("Load data first: File → Add train data…", "")
             return
@@ -319,6 +321,8 @@ class WindowModel(QtCore.QObject):
         if params is not None:
             self.save_analysis_params(params)
         args, kwargs = self._analysis_job_args()
+        if relayout:
+            kwargs["relayout"] = True
         if self.project.path.exists():  # in a child process: its native code never holds our GIL
             kwargs["project_path"] = self.project.path
             self.jobs["analyse"].submit(analyse_child_job, *args, tag=(self.content_rev, "run"), label="Analysing",
@@ -342,9 +346,9 @@ class WindowModel(QtCore.QObject):
             self.sig_stale.emit("The analysis finished, but the data changed while it ran; "
                                 "its result was not applied. Run the analysis again (Ctrl+R).")
             return
-        self._apply_analysis(outcome)
+        self._apply_analysis(outcome, kind)
 
-    def _apply_analysis(self, outcome) -> None:
+    def _apply_analysis(self, outcome, kind: str = "open") -> None:
         self.vectors = (outcome.prompt_vecs, outcome.response_vecs)
         if outcome.result is not None:
             aligned = outcome.aligned  # built in the worker over the snapshot (same rows: same revision)
@@ -353,6 +357,9 @@ class WindowModel(QtCore.QObject):
             self.analysis = aligned
             self.analysis_stale = not outcome.current
             self.sig_analysis.emit()
+            info = (getattr(aligned, "summary", None) or {}).get("map") or {}
+            if kind == "run" and info.get("text"):  # how the map came about: kept (rows placed) or fresh
+                self.sig_message.emit(f"Analysis done — map {info['text']}")
             if self.analysis_stale:
                 self.sig_stale.emit("The data or the analysis settings changed since the last analysis; the map "
                                     "shows that analysis. Run it again (Ctrl+R) to bring it up to date.")
