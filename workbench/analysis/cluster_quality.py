@@ -67,16 +67,18 @@ def pair_similarity(vecs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
     d = vecs.shape[1] if vecs.ndim == 2 else 0
     sums = np.zeros((m + 1, d), dtype=np.float64)  # last row: noise
     sq = np.zeros(m + 1, dtype=np.float64)
+    from scipy import sparse
+
     for start in range(0, len(labels), _CHUNK):
-        v = np.asarray(vecs[start:start + _CHUNK], dtype=np.float64)
+        v = np.asarray(vecs[start:start + _CHUNK], dtype=np.float32)
         norms = np.linalg.norm(v, axis=1)
-        u = v / np.where(norms > 0, norms, 1.0)[:, None]
         lab = labels[start:start + _CHUNK]
         idx = np.where(lab >= 0, lab, m)
+        # cluster x row matrix of 1/|v|: one sparse product sums each cluster's unit vectors
+        scale = sparse.csr_matrix((np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0),
+                                   (idx, np.arange(len(idx)))), shape=(m + 1, len(idx)))
+        sums += scale @ v
         sq += np.bincount(idx, weights=(norms > 0).astype(np.float64), minlength=m + 1)
-        order = np.argsort(idx, kind="stable")
-        ids, first = np.unique(idx[order], return_index=True)
-        sums[ids] += np.add.reduceat(u[order], first, axis=0) if len(order) else 0.0
     size = np.bincount(np.where(labels >= 0, labels, m), minlength=m + 1)[:m]
     pair = (np.einsum("ij,ij->i", sums[:m], sums[:m]) - sq[:m])
     with np.errstate(invalid="ignore", divide="ignore"):
