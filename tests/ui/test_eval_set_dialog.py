@@ -107,8 +107,10 @@ def test_eval_set_dialog_previews_and_writes_the_cli_set(qtbot, window, tmp_path
     dlg.write_answer()
     assert dlg.editor.response.toPlainText() == "You can top up by card in the app."
     dlg.editor.reject()
-    s.undo()
-    assert s.project.state.eval_answers == {}
+    s.undo()  # from the window: the open dialog draws again, without the answer
+    assert s.project.state.eval_answers == {} and dlg.drawn is None
+    qtbot.waitUntil(lambda: dlg.drawn is not None and dlg.preview_btn.isEnabled(), timeout=120_000)
+    assert dlg.drawn.counts["reference_answers"] == 0 and dlg.table.item(2, 5).text() == ""
 
     # the README's screenshot: WORKBENCH_SCREENSHOTS=docs/screenshots pytest tests/ui/test_eval_set_dialog.py
     import os

@@ -180,6 +180,8 @@ class EvalSetDialog(QtWidgets.QDialog):
         buttons.addButton(QtWidgets.QDialogButtonBox.Close).clicked.connect(self.close)
         lay.addWidget(buttons)
         self.resize(1000, 680)
+        if hasattr(session, "sig_changed"):  # answers and pins saved, undone or redone: draw again
+            session.sig_changed.connect(self._on_project_changed)
         QtCore.QTimer.singleShot(0, self.refresh)
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -324,9 +326,12 @@ class EvalSetDialog(QtWidgets.QDialog):
         editor, self.editor = self.editor, None
         if editor is None:
             return
-        change = self.session.apply(editor.op())
+        change = self.session.apply(editor.op())  # the preview is drawn again on sig_changed
         if change is not None:
             self.session.sig_message.emit(f"{change.label} (eval set). Undo with Ctrl+Z.")
+
+    def _on_project_changed(self, change) -> None:
+        if self.isVisible() and (change.changed.get("eval_answer") or change.changed.get("eval_mark")):
             self.refresh()
 
     # -- writing ---------------------------------------------------------------------------------
