@@ -98,7 +98,7 @@ def _mark(project, ws, args) -> None:
 
 
 def _answer(project, args, items, skipped) -> None:
-    from workbench.curate.eval_set import answer_op
+    from workbench.curate.eval_answers import answer_op
 
     name = Path(args.answers).name
     if skipped:
@@ -130,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     with _open(args.project, read_only=not (marking or answering)) as project:
         ws = project.load()
         if answering:  # read and checked before anything is journalled
-            items, skipped = es.read_answers(ws, args.answers)
+            from workbench.curate.eval_answers import read_answers
+
+            items, skipped = read_answers(ws, args.answers)
         if marking:
             _mark(project, ws, args)
         if answering:

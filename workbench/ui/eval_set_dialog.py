@@ -82,7 +82,7 @@ def _reference_editor_class():
             self.ok.setEnabled(text != self.current.strip() and bool(text or self.current))
 
         def op(self):
-            from workbench.curate.eval_set import answer_op  # the CLI's --answers makes the same op
+            from workbench.curate.eval_answers import answer_op  # the CLI's --answers makes the same op
 
             return answer_op([(self.eid, self.response.toPlainText())])
 
