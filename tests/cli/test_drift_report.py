@@ -66,3 +66,27 @@ def test_report_drift_section_is_the_drift_table(tmp_path_factory, tmp_path, mon
     assert "<td>Curated name</td>" in named and "<td>Curated name</td>" not in sec
     assert main(["drift", str(project)]) == 0
     assert "Curated name" in capsys.readouterr().out
+
+
+def test_cli_set_snapshot_dates_and_undates_a_log(tmp_path, capsys):
+    from workbench.analysis import drift
+    from workbench.cli.main import main
+    from workbench.project import Project
+
+    project = tmp_path / "s.wbproj"
+    assert main(["new", str(project)]) == 0
+    assert main(["add", str(project), str(SAMPLE / "train_banking_chat.jsonl"), "--role", "train"]) == 0
+    assert main(["add", str(project), str(SAMPLE / "production_banking.jsonl"), "--role", "production"]) == 0
+    capsys.readouterr()
+    assert main(["set-snapshot", str(project), "production_banking.jsonl", "2026-11-01"]) == 0
+    assert "is snapshot 2026-11-01 (was initial)" in capsys.readouterr().out
+    with Project.open(project, read_only=True) as p:
+        prod = next(s for s in p.sources if s.role == "production")
+        assert drift.snapshot_dates(p) == {prod.id: "2026-11-01"}
+    assert main(["set-snapshot", str(project), "production_banking.jsonl", "Nov 1"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["set-snapshot", str(project), "train_banking_chat.jsonl", "2026-11-01"]) == 2
+    assert "production source" in capsys.readouterr().err
+    assert main(["set-snapshot", str(project), "production_banking.jsonl", "initial"]) == 0
+    with Project.open(project, read_only=True) as p:
+        assert drift.snapshot_dates(p) == {}
