@@ -207,6 +207,30 @@ def test_fresh_layout_when_too_few_rows_persist(case):
     assert r5.summary["map"]["mode"] == "aligned" and "map parameters" in r5.summary["map"]["reason"]
 
 
+def test_a_map_grown_mostly_by_placing_is_laid_out_afresh(case):
+    """The keep rule counts persisting rows UMAP laid out, not rows placed into a kept map: a
+    map grown step by step is laid out afresh once placed rows would be the majority."""
+    from workbench.analysis.pipeline import run_analysis
+
+    full, _, _, params, _, _, _ = case
+    rng = np.random.default_rng(3)
+    order = rng.permutation(full.n)
+    half = np.sort(order[: int(full.n * 0.53)])  # 53% laid out ...
+    r_a = run_analysis(subset(full, half), params)
+    r_b = run_analysis(full, params, previous=r_a)  # ... 47% placed: kept
+    placed = r_b.examples["map_placed"].to_numpy()
+    assert r_b.summary["map"]["mode"] == "kept" and placed.sum() == full.n - len(half)
+    assert not placed[half].any()
+    # a few laid-out rows go: still 100% persisting, but under half of the rows were laid out
+    gone = half[: int(full.n * 0.1)]
+    stay = np.setdiff1d(np.arange(full.n), gone)
+    r_c = run_analysis(subset(full, stay), params, previous=r_b)
+    m = r_c.summary["map"]
+    assert m["persisting_share"] == 1.0 and m["laid_out_share"] < 0.5
+    assert m["mode"] == "aligned" and "laid out in the earlier map" in m["reason"]
+    assert not r_c.examples["map_placed"].any()
+
+
 def test_a_renamed_cluster_keeps_its_name_after_rows_are_added(case):
     from workbench.analysis.aligned import AlignedAnalysis
     from workbench.curate import clusters as curate_clusters

@@ -15,7 +15,9 @@ prompt text (``prompt_hash`` column of ``examples.parquet``; an edited prompt is
 * a previous result exists, made with the same embedding model (encoder fingerprint), the same
   seed and the same map parameters (``AnalysisParams.stage_params("layout")``);
 * it records prompt hashes (results of older versions do not: they are re-laid out once);
-* at least :data:`KEEP_MIN_PERSIST` (50%) of the new input's rows persist;
+* at least :data:`KEEP_MIN_PERSIST` (50%) of the new input's rows persist *and were laid out* by
+  UMAP (not placed themselves: ``map_placed`` column), so that a map grown by many small
+  additions is laid out afresh once placed rows would be the majority;
 * the curator did not ask for a fresh layout (``relayout``).
 
 Then every persisting row keeps its ``x, y`` exactly; every other row is **placed** by
@@ -77,6 +79,7 @@ K_PLACE = 10  # persisting neighbours a placed row is put among
 PLACE_TEMPERATURE = 0.02  # cosine: a neighbour 0.02 less similar than the nearest weighs 1/e
 EXACT_PAIRS = 4e8  # query x base pairs below which the neighbour search is exact
 HASH_COLUMN = "prompt_hash"
+PLACED_COLUMN = "map_placed"  # the row's position was placed into a kept map, not laid out by UMAP
 KEPT, FRESH, ALIGNED = "kept", "fresh", "aligned"
 
 
@@ -332,8 +335,12 @@ def plan(previous: Any, inp: Any, params: Any, *, relayout: bool = False,
         hashes = prompt_hashes(inp.prompt)
     new_rows, old_rows, checked = persisting(previous.examples, inp.source_id, inp.line, hashes)
     p = MapPlan(FRESH, "", previous, new_rows, old_rows)
-    share = len(new_rows) / max(inp.n, 1)
-    p.info["persisting_share"] = round(share, 4)
+    ex = previous.examples
+    was_placed = ex[PLACED_COLUMN].to_numpy(bool)[old_rows] if PLACED_COLUMN in ex.columns \
+        else np.zeros(len(old_rows), bool)
+    share = float((~was_placed).sum()) / max(inp.n, 1)  # persisting rows UMAP laid out
+    p.info["persisting_share"] = round(len(new_rows) / max(inp.n, 1), 4)
+    p.info["laid_out_share"] = round(share, 4)
     prev_params = previous.params
     if relayout:
         p.reason = "a fresh layout was asked for"
@@ -344,10 +351,11 @@ def plan(previous: Any, inp: Any, params: Any, *, relayout: bool = False,
     elif not checked:
         p.reason = "the earlier results do not record prompt texts (older version)"
     elif share < KEEP_MIN_PERSIST:
-        p.reason = f"only {share:.0%} of the rows were in the earlier map (keeping needs {KEEP_MIN_PERSIST:.0%})"
+        p.reason = (f"only {share:.0%} of the rows were laid out in the earlier map "
+                    f"(keeping needs {KEEP_MIN_PERSIST:.0%})")
     else:
         p.mode = KEPT
-        p.reason = f"{share:.0%} of the rows were in the earlier map"
+        p.reason = f"{share:.0%} of the rows were laid out in the earlier map"
         p.keep_clusters = _same(prev_params, params, "clusters")
     return p
 
@@ -368,6 +376,19 @@ def kept_layout(p: MapPlan, inp: Any, cancel=None) -> np.ndarray:
                    "placed_unclustered": int((pc < 0).sum())})
     p.info["_placed_rows"], p.info["_placed_cluster"] = rest, pc
     return np.nan_to_num(coords, nan=0.0)
+
+
+def placed_flags(p: MapPlan, n: int, *, layout_reused: bool) -> np.ndarray:
+    """The ``map_placed`` column: rows whose position was placed rather than laid out by UMAP
+    (carried over a kept map; none in a fresh one)."""
+    out = np.zeros(n, bool)
+    ex = p.previous.examples if p.previous is not None else None
+    if layout_reused or p.mode == KEPT:
+        if ex is not None and PLACED_COLUMN in ex.columns:
+            out[p.new_rows] = ex[PLACED_COLUMN].to_numpy(bool)[p.old_rows]
+        if p.mode == KEPT and not layout_reused and "_placed_rows" in p.info:
+            out[p.info["_placed_rows"]] = True
+    return out
 
 
 def kept_clusters(p: MapPlan, inp: Any) -> tuple[Clusters, dict[int, list[str]]]:

@@ -61,6 +61,8 @@ mismatch             float32   train/eval/reference rows with a response: how mu
                                another pairing fits better), see ``mismatch``; NaN otherwise
 prompt_hash          int64     hash of the prompt text: with (source_id, line) it tells a later
                                analysis which rows persist unchanged (``map_continuity``)
+map_placed           bool      the row's map position was placed beside its neighbours into a kept
+                               map, not laid out by UMAP (``map_continuity``)
 queue_rank           int32?    position in the review queue (0 = label first); null when not queued
 review_priority      float32   production rows: gap x local production density (NaN otherwise)
 leaked               bool      eval row duplicated (exactly or nearly) in train
@@ -99,7 +101,7 @@ leak_kind            string?   leaked rows: how the copy matched (exact / reorde
 * ``flags``: counts [{flag, count, definition}], length_stats.
 * ``map``: how the map came about (:mod:`workbench.analysis.map_continuity`): mode (kept /
   aligned / fresh), text ("kept: 2,340 rows kept, 12 placed"), reason, rows, kept, placed,
-  placed_unclustered, removed, persisting_share, procrustes {rows, residual,
+  placed_unclustered, removed, persisting_share, laid_out_share, procrustes {rows, residual,
   unaligned_residual}, clusters {kept, new, ended}, next_cluster_id, basis (earlier revision).
 * ``mismatches``: params, n_rows, n_mismatches, n_flagged, mismatches [{example, score, fit,
   prompt, response, better_prompt {example, fit, prompt}, better_response {example, fit,

@@ -139,6 +139,7 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
                                                       conf, cov, queue, leak))
     examples["mismatch"] = mism.mismatch if mism is not None else np.full(n, np.nan, np.float32)
     examples[mc.HASH_COLUMN] = hashes
+    examples[mc.PLACED_COLUMN] = mc.placed_flags(plan, n, layout_reused=layout_reused)
     summary["map"] = clean_json(mc.map_summary(plan, n, np.asarray(labels), layout_reused=layout_reused))
     summary["mismatches"] = clean_json(mism.summary(_ref_fn(inp))) if mism is not None else {
         "skipped": "no response vectors were given", "n_mismatches": 0, "mismatches": []}

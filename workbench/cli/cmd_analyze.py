@@ -81,7 +81,9 @@ def register(subparsers) -> None:
     a.add_argument("--conflict-sim", type=float, default=None, metavar="COS",
                    help="prompts at least this similar must have agreeing responses")
     a.add_argument("--queue-size", type=int, default=None, metavar="N", help="review queue length")
-    a.add_argument("--force", action="store_true", help="recompute even if OUT holds matching results")
+    a.add_argument("--force", action="store_true",
+                   help="recompute from scratch even if OUT holds matching results (the stored map is "
+                        "not continued: a fresh layout, not aligned; see --relayout)")
     a.add_argument("--relayout", action="store_true",
                    help="lay the map out afresh instead of keeping it: by default a re-analysis keeps "
                         "the stored map (rows still there keep their place and cluster, new rows are "
