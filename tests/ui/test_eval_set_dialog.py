@@ -112,6 +112,34 @@ def test_eval_set_dialog_previews_and_writes_the_cli_set(qtbot, window, tmp_path
     qtbot.waitUntil(lambda: dlg.drawn is not None and dlg.preview_btn.isEnabled(), timeout=120_000)
     assert dlg.drawn.counts["reference_answers"] == 0 and dlg.table.item(2, 5).text() == ""
 
+    # Exclude the selected inputs / Pin the window's selection: the journal ops of --exclude / --pin
+    import numpy as np
+    from PySide6 import QtCore
+
+    lines = [r["line"] for r in dlg.records]
+    dlg.table.clearSelection()
+    dlg.table.selectRow(0)
+    flags = QtCore.QItemSelectionModel.SelectionFlag
+    dlg.table.selectionModel().select(dlg.table.model().index(1, 0), flags.Select | flags.Rows)
+    assert dlg.exclude_btn.isEnabled() and not dlg.answer_btn.isEnabled()  # two rows: no single answer
+    dlg.exclude_btn.click()
+    qtbot.waitUntil(lambda: dlg.drawn is not None and dlg.preview_btn.isEnabled(), timeout=120_000)
+    assert s.project.state.eval_marks == {(3, lines[0]): "exclude", (3, lines[1]): "exclude"}
+    now = [r["line"] for r in dlg.records]
+    assert lines[0] not in now and lines[1] not in now and dlg.drawn.counts["excluded_by_curator"] == 2
+    inp, drawn = dlg.inputs, dlg.drawn
+    free = [int(r) for r in np.flatnonzero(drawn.eligible) if r not in set(drawn.rows.tolist())]
+    ref = inp.ref_of(free[0])
+    row = s.ws.index_of((ref["source_id"], ref["line"]))
+    s.selection.set([row])
+    dlg.pin_btn.click()
+    qtbot.waitUntil(lambda: dlg.drawn is not None and dlg.preview_btn.isEnabled(), timeout=120_000)
+    assert s.project.state.eval_marks[(3, ref["line"])] == "pin"
+    assert any(r["line"] == ref["line"] and r["pinned"] for r in dlg.records)
+    s.undo()
+    s.undo()
+    assert s.project.state.eval_marks == {}
+
     # the README's screenshot: WORKBENCH_SCREENSHOTS=docs/screenshots pytest tests/ui/test_eval_set_dialog.py
     import os
 

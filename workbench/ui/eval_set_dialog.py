@@ -140,7 +140,7 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.table.setObjectName("evalSetPreview")
         self.table.setHorizontalHeaderLabels(["input", "cluster", "group", "gap", "source:line", "reference answer"])
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.ExtendedSelection)
         self.table.itemSelectionChanged.connect(self._update_answer_btn)
         self.table.itemDoubleClicked.connect(lambda _item: self.write_answer())
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
@@ -160,9 +160,10 @@ class EvalSetDialog(QtWidgets.QDialog):
         split.setSizes([400, 200])
         lay.addWidget(split, 1)
         note = QtWidgets.QLabel("The same draw: <code>workbench eval-set PROJECT --out DIR --size N "
-                                "--per-cluster MIN --seed S</code>. Pin or exclude inputs with "
-                                "<code>--pin/--exclude FILE</code>, write reference answers with "
-                                "<code>--answers FILE</code> (undoable).")
+                                "--per-cluster MIN --seed S</code>. <i>Exclude</i> takes the selected inputs out, "
+                                "<i>Pin the window's selection</i> always draws the production inputs selected on the "
+                                "map or in the table (CLI: <code>--pin/--exclude FILE</code>); reference answers: "
+                                "<code>--answers FILE</code>. All undoable (Ctrl+Z).")
         note.setWordWrap(True)
         lay.addWidget(note)
         buttons = QtWidgets.QDialogButtonBox()
@@ -176,6 +177,16 @@ class EvalSetDialog(QtWidgets.QDialog):
                                    "assistant turn (the editor of Promote to training; undoable)")
         self.answer_btn.setEnabled(False)
         self.answer_btn.clicked.connect(self.write_answer)
+        self.exclude_btn = buttons.addButton("Exclude", QtWidgets.QDialogButtonBox.ActionRole)
+        self.exclude_btn.setObjectName("evalSetExclude")
+        self.exclude_btn.setToolTip("Never draw the selected inputs (a journal op; undo with Ctrl+Z)")
+        self.exclude_btn.setEnabled(False)
+        self.exclude_btn.clicked.connect(lambda: self.mark(self.selected_rows(), "exclude"))
+        self.pin_btn = buttons.addButton("Pin the window's selection", QtWidgets.QDialogButtonBox.ActionRole)
+        self.pin_btn.setObjectName("evalSetPin")
+        self.pin_btn.setToolTip("Always draw the production inputs selected on the map or in the table "
+                                "(a journal op; undo with Ctrl+Z)")
+        self.pin_btn.clicked.connect(self.pin_window_selection)
         self.editor = None
         buttons.addButton(QtWidgets.QDialogButtonBox.Close).clicked.connect(self.close)
         lay.addWidget(buttons)
@@ -292,25 +303,58 @@ class EvalSetDialog(QtWidgets.QDialog):
                     item.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                 self.clusters.setItem(i, j, item)
 
-    # -- reference answers -----------------------------------------------------------------------
-    def selected_row(self) -> int | None:
-        """The session workspace row of the selected preview input (by identity), or None."""
+    # -- the curator's marks and reference answers ---------------------------------------------
+    def selected_rows(self) -> list[int]:
+        """The session workspace rows (by identity) of the selected preview inputs, in table order."""
         s = self.session
         sel = self.table.selectionModel().selectedRows() if self.drawn is not None else []
         if not sel or s.ws is None or self.inputs is None:
-            return None
-        i = sel[0].row()
-        if i >= len(self.drawn.rows):
-            return None
-        ref = self.inputs.ref_of(int(self.drawn.rows[i]))
-        try:
-            row = s.ws.index_of((int(ref["source_id"]), int(ref["line"])))
-        except (KeyError, ValueError, IndexError):
-            return None
-        return None if row is None or str(s.ws.role[row]) != "production" else int(row)
+            return []
+        out = []
+        for i in sorted(ix.row() for ix in sel):
+            if i >= len(self.drawn.rows):
+                continue
+            ref = self.inputs.ref_of(int(self.drawn.rows[i]))
+            try:
+                row = s.ws.index_of((int(ref["source_id"]), int(ref["line"])))
+            except (KeyError, ValueError, IndexError):
+                continue
+            if row is not None and str(s.ws.role[row]) == "production":
+                out.append(int(row))
+        return out
+
+    def selected_row(self) -> int | None:
+        """The one selected preview input's workspace row (None when none or several)."""
+        rows = self.selected_rows()
+        return rows[0] if len(rows) == 1 else None
 
     def _update_answer_btn(self) -> None:
-        self.answer_btn.setEnabled(self.preview_btn.isEnabled() and self.selected_row() is not None)
+        ready = self.preview_btn.isEnabled()
+        self.answer_btn.setEnabled(ready and self.selected_row() is not None)
+        self.exclude_btn.setEnabled(ready and bool(self.selected_rows()))
+
+    def mark(self, rows, mark: str) -> None:
+        """Pin (``"pin"``) or exclude (``"exclude"``) workspace ``rows`` as ONE journal op, the
+        op of ``workbench eval-set --pin/--exclude``; the preview is drawn again on sig_changed."""
+        from workbench.curate.eval_set import mark_op
+
+        s = self.session
+        if not len(rows) or s.project is None:
+            return
+        change = s.apply(mark_op(s.ids_of(rows), mark))
+        if change is not None:
+            s.sig_message.emit(f"{change.label}. Undo with Ctrl+Z.")
+
+    def pin_window_selection(self) -> None:
+        s = self.session
+        if s.ws is None:
+            return
+        rows = [int(r) for r in s.selection.rows.tolist() if str(s.ws.role[r]) == "production"]
+        if not rows:
+            self.summary.setText("Select production inputs on the map or in the table first; "
+                                 "<i>Pin the window's selection</i> then always draws them.")
+            return
+        self.mark(rows, "pin")
 
     def write_answer(self) -> None:
         """Open the answer editor for the selected input; saving records the journal op and draws
