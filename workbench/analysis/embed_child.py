@@ -49,7 +49,7 @@ def run_embed_child(project: str | Path | None, *, texts: Sequence[str] = (), mo
                     cancel: CancelToken | None = None) -> dict[str, Any]:
     """Embed ``project``'s rows (when given) and ``texts`` into the cache in a child process;
     returns its report (``encoder``: the identity). Cancel terminates the child."""
-    from workbench.analysis.child_process import _env, _pump, _stop
+    from workbench.analysis.child_process import _env, _pump, _stop, lower_priority
 
     progress, cancel = ensure(progress, cancel)
     cancel.check()
@@ -66,6 +66,7 @@ def run_embed_child(project: str | Path | None, *, texts: Sequence[str] = (), mo
         cmd += ["--texts", tmp.name]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, encoding="utf-8", errors="replace", env=_env())
+    lower_priority(proc.pid)
     out: "queue.Queue[str | None]" = queue.Queue()
     err_lines: list[str] = []
     threading.Thread(target=_pump, args=(proc.stdout, out), daemon=True).start()
