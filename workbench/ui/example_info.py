@@ -71,7 +71,9 @@ def info_html(session, row: int) -> str:
                 continue
             items.append("<li>" + _link(session, int(m), " <b>keeper</b>" if m == keeper else "") + "</li>")
         me = " — <b>this one is the suggested keeper</b>" if keeper == row else ""
-        parts.append(f"<p><b>Duplicate group {g}</b> ({len(members)} members{', ' + kind if kind else ''}){me}</p>"
+        n_other = len(members) - 1
+        parts.append(f"<p><b>{n_other} duplicate{'s' if n_other != 1 else ''} of this prompt</b>"
+                     f"{' (' + kind + ')' if kind else ''}{me}</p>"
                      f"<ul>{''.join(items)}</ul>")
     conflicts = [f for f in a.conflicts if row in set(f.rows.tolist())][:5]
     if conflicts:

@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtWidgets
 from workbench.analysis.aligned import Finding
 
 EMPTY_HINT = "Run the analysis (Ctrl+R) to see {what}."
+RUNNING_HINT = "The analysis is running; its {what} show here when it is done."
 
 
 def _pct(v) -> str:
@@ -96,6 +97,7 @@ class FindingPanel(QtWidgets.QWidget):
         self.buttons = QtWidgets.QHBoxLayout()
         lay.addLayout(self.buttons)
         session.sig_analysis.connect(self.fill)
+        session.jobs.sig_activity.connect(self._hint)
         session.sig_changed.connect(self.on_state_changed)
         self.fill()
 
@@ -118,10 +120,19 @@ class FindingPanel(QtWidgets.QWidget):
         self.findings = self.items() if a is not None else []
         self.tree.setSortingEnabled(False)
         if a is None:
-            self.summary.setText(f"<span style='color:gray'>{EMPTY_HINT.format(what=self.what)}</span>")
+            self._hint()
         elif len(self.findings) > SYNC_FILL:
             self.summary.setText(f"<b>{len(self.findings):,} {self.what}</b>: listing…")
         self._fill_from(0, self._fill_gen, sync=len(self.findings) <= SYNC_FILL)
+
+    def _hint(self) -> None:
+        """Without an analysis: run it, or (while it runs) wait for it."""
+        if self.session.analysis is not None:
+            return
+        running = any(j.kind == "analyse" for j in self.session.jobs.running())
+        text = f"<span style='color:gray'>{(RUNNING_HINT if running else EMPTY_HINT).format(what=self.what)}</span>"
+        if self.summary.text() != text:
+            self.summary.setText(text)
 
     def _fill_from(self, start: int, gen: int, sync: bool = False) -> None:
         import time
@@ -161,9 +172,19 @@ class FindingPanel(QtWidgets.QWidget):
         """Numbers get the width they need (never cut: "344" stays "344"); the first, text column
         takes the rest of the panel and elides with "…" (full text in its tooltip)."""
         hdr = self.tree.header()
+        hdr.setTextElideMode(QtCore.Qt.ElideRight)  # a long header elides ("Dens…"); its tooltip says it all
+        hdr.setMinimumSectionSize(24)
+        fm = self.tree.fontMetrics()
+        n = min(self.tree.topLevelItemCount(), 2000)
         for c in range(len(self.columns)):
-            hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.Stretch if c == self.text_column
-                                     else QtWidgets.QHeaderView.ResizeToContents)
+            if c == self.text_column:
+                hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.Stretch)
+                continue
+            # as wide as the widest value (never cut), not as its header: the text keeps its room
+            widest = max([fm.horizontalAdvance(self.tree.topLevelItem(i).text(c)) for i in range(n)]
+                         + [fm.horizontalAdvance(self.columns[c][:5])])
+            hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.Interactive)
+            hdr.resizeSection(c, widest + 16)
 
     def item_tooltip(self, f: Finding) -> str:
         return self.display_title(f)
@@ -241,6 +262,8 @@ class FindingPanel(QtWidgets.QWidget):
                 break
         if k < len(todo):
             QtCore.QTimer.singleShot(0, lambda: self._recount(todo, k, gen))
+        elif todo:
+            self.size_columns()  # a count may have grown a digit
 
     def on_state_changed(self, change=None) -> None:
         """After an action: the counts in the list and the detail shown are redrawn, never stale
