@@ -245,6 +245,25 @@ def test_a_renamed_cluster_keeps_its_name_after_rows_are_added(case):
     assert after.result.revision != r1.revision  # another analysis: resolved by its members
 
 
+def test_a_name_follows_its_cluster_through_a_fresh_map_of_the_same_data(case):
+    """--relayout of unchanged data can end a cluster id: the curator's name then follows the
+    cluster holding most of its members instead of being lost."""
+    from workbench.analysis.aligned import AlignedAnalysis
+    from workbench.curate import clusters as curate_clusters
+
+    full, _, _, _, _, r2, r4 = case
+    assert r4.revision == r2.revision
+    before = AlignedAnalysis(r2, full.source_id, full.line, full.role)
+    now = {c["id"] for c in r4.summary["clusters"]}
+    ended = [c["id"] for c in r2.summary["clusters"] if c["id"] not in now]
+    assert ended and r4.summary["map"]["clusters"]["ended"] == len(ended)
+    edit = curate_clusters.rename(before, ended[0], "Renamed before the re-layout")
+    after = AlignedAnalysis(r4, full.source_id, full.line, full.role, [edit])
+    target = after.resolve_cluster(ended[0], edit.samples[0], edit.revision)
+    assert target in now
+    assert after.cluster_labels[target] == "Renamed before the re-layout"
+
+
 def test_drift_places_a_new_snapshot_where_the_kept_reanalysis_does(case):
     """drift.compute_drift on the first analysis, with the production log's second half as the
     new snapshot, places those inputs with the same rule as the kept re-analysis: same places."""

@@ -225,10 +225,12 @@ class AlignedAnalysis:
     # -- the curator's cluster names and merges ---------------------------------------------
     def resolve_cluster(self, cid: int, sample: Sequence[Any] = (), revision: str = "") -> int:
         """The analysis' cluster id today of a cluster the curator saw as ``cid`` in analysis
-        ``revision``: the same id while the analysis is the same one; after a re-analysis, the
-        cluster now holding most of its recorded member ``sample`` (``(source_id, line)``
-        pairs), or -1 when none of them is in a cluster any more."""
-        if not revision or revision == self.revision or not len(sample):
+        ``revision``: the same id while the analysis of that data still has it; after a
+        re-analysis (or a fresh map of the same data that ended the id), the cluster now holding
+        most of its recorded member ``sample`` (``(source_id, line)`` pairs), or -1 when none of
+        them is in a cluster any more."""
+        same = revision == self.revision and int(cid) in self.analysis_labels
+        if not revision or same or not len(sample):
             return int(cid) if int(cid) in self.analysis_labels else -1
         rows = self.rows(sample)
         own = self.cluster_of_analysis[rows] if len(rows) else np.zeros(0, np.int64)
