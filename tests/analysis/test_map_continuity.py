@@ -322,3 +322,19 @@ def test_cli_keeps_the_project_map_and_relayout_gives_a_fresh_aligned_one(tmp_pa
     assert main(["analyze", str(proj), "--out", str(out)]) == 0  # current: reused, still aligned
     text = capsys.readouterr().out
     assert "Results reused" in text and "Map: fresh, aligned" in text
+
+    # the app's path: the analysis child process, asked for a fresh layout of current results
+    import json
+
+    from workbench.analysis import project_analysis as pa
+    from workbench.analysis.child_process import run_child
+    from workbench.project import Project
+
+    before = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    with Project.open(proj, read_only=True) as p:
+        params = pa.project_params(p)
+    report = run_child(proj, out, params.to_dict(), relayout=True)
+    after = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert report["cache_key"] == after["cache_key"] == before["cache_key"]  # still current
+    assert after["created"] != before["created"] or after["timings"] != before["timings"]  # recomputed
+    assert after["map"]["mode"] == "aligned" and after["map"]["reason"] == "a fresh layout was asked for"
