@@ -182,9 +182,9 @@ class FindingPanel(QtWidgets.QWidget):
                 continue
             # as wide as the widest value (never cut), not as its header: the text keeps its room
             widest = max([fm.horizontalAdvance(self.tree.topLevelItem(i).text(c)) for i in range(n)]
-                         + [fm.horizontalAdvance(self.columns[c][:5])])
+                         + [fm.horizontalAdvance(self.columns[c][:3])])
             hdr.setSectionResizeMode(c, QtWidgets.QHeaderView.Interactive)
-            hdr.resizeSection(c, widest + 16)
+            hdr.resizeSection(c, widest + 12)
 
     def item_tooltip(self, f: Finding) -> str:
         return self.display_title(f)
