@@ -481,7 +481,7 @@ def map_summary(p: MapPlan, n: int, labels: np.ndarray, *, layout_reused: bool =
                                      "ended": int(len(set(p.old("cluster")[p.old("cluster") >= 0].tolist())
                                                       - set(labels[labels >= 0].tolist())))})
         info["text"] = (f"kept: {info.get('kept', 0):,} rows kept, {info.get('placed', 0):,} placed"
-                        + (f" ({info['placed_unclustered']:,} far from every cluster)"
+                        + (f" ({info['placed_unclustered']:,} near no cluster)"
                            if info.get("placed_unclustered") else ""))
     elif p.mode == ALIGNED:
         info["text"] = f"fresh, aligned to the earlier map on {len(p.new_rows):,} rows ({p.reason})"
