@@ -194,8 +194,10 @@ def in_clusters(ws, analysis, cluster_ids: Sequence[int], roles: Iterable[str] |
     labels = getattr(analysis, "cluster_labels", {}) or {}
     missing = [c for c in cluster_ids if not (cluster == int(c)).any()]
     if missing:
+        ids = sorted(int(c) for c in np.unique(cluster) if c >= 0)  # ids may have gaps (map_continuity)
+        shown = ", ".join(map(str, ids[:20])) + (f" … ({len(ids)} in all)" if len(ids) > 20 else "")
         raise InputError(f"There is no cluster {', '.join(map(str, missing))} in the analysis "
-                         f"(clusters 0-{int(cluster.max()) if len(cluster) else -1}, -1 = noise).")
+                         f"(clusters: {shown or 'none'}; -1 = in no cluster).")
     rows = _restrict(ws, np.flatnonzero(np.isin(cluster, [int(c) for c in cluster_ids])), roles)
     names = "; ".join(f"{int(c)} ({labels[int(c)]})" if int(c) in labels else str(int(c)) for c in cluster_ids)
     return Selection(f"examples in cluster {names}", ((rows, f"cluster {names}"),) if len(rows) else ())
