@@ -123,7 +123,11 @@ class FindingPanel(QtWidgets.QWidget):
             self._hint()
         elif len(self.findings) > SYNC_FILL:
             self.summary.setText(f"<b>{len(self.findings):,} {self.what}</b>: listing…")
-        self._fill_from(0, self._fill_gen, sync=len(self.findings) <= SYNC_FILL)
+        if len(self.findings) <= SYNC_FILL:
+            self._fill_from(0, self._fill_gen, sync=True)
+        else:  # the first slice too after this turn: the analysis is being applied right now
+            gen = self._fill_gen
+            QtCore.QTimer.singleShot(0, lambda: self._fill_from(0, gen))
 
     def _hint(self) -> None:
         """Without an analysis: run it, or (while it runs) wait for it."""
