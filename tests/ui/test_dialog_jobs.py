@@ -95,3 +95,32 @@ def test_opening_the_drift_dialog_starts_one_job(qtbot, window, tmp_path_factory
     qtbot.wait(200)
     assert len(starts) == 1
     assert "Comparing" not in dlg.headline.text()  # the answer (or the reason there is none) is shown
+
+
+def test_cancel_in_the_status_bar_stops_a_dialog_job(qtbot, window):
+    from workbench.core.errors import Cancelled
+    from workbench.core.progress import CancelToken
+    from workbench.ui import dialog_jobs
+
+    dlg = _Dialog(window.session)
+    qtbot.addWidget(dlg)
+    signals = dialog_jobs.JobSignals(dlg)
+    failed = []
+    signals.failed.connect(lambda exc, tag: failed.append((exc, tag)))
+    started = threading.Event()
+
+    def job(token):
+        started.set()
+        for _ in range(1000):  # a long job that checks its own (the dialog's) token
+            token.check()
+            threading.Event().wait(0.01)
+        return "finished"
+
+    token = CancelToken()
+    dialog_jobs.start(job, (token,), "long", signals)
+    assert started.wait(10)
+    assert any(j.kind == "dialog:_Dialog" for j in window.session.jobs.running())
+    window.status._on_cancel()  # the status bar's Cancel button
+    assert token.cancelled
+    qtbot.waitUntil(lambda: bool(failed), timeout=10_000)
+    assert isinstance(failed[0][0], Cancelled) and failed[0][1] == "long"

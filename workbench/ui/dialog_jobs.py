@@ -76,14 +76,12 @@ def start(fn, args, tag, signals: JobSignals, label: str = "") -> int:
     """Run ``fn(*args)`` off the GUI thread on the dialog's executor; ``signals`` gets
     ``done``/``failed`` with ``tag``. A running older job of the same dialog is superseded."""
     ex = executor_for(signals)
-    tokens = [a for a in args if isinstance(a, CancelToken)]
-    for old in getattr(signals, "_tokens", []):
-        if not any(old is t for t in tokens):
-            old.cancel()
-    signals._tokens = tokens
+    tokens = tuple(a for a in args if isinstance(a, CancelToken))
+    if ex.busy and any(t is old for t in tokens for old in getattr(ex, "_also", ())):
+        ex._also = tuple(t for t in ex._also if not any(t is n for n in tokens))  # reused by the new job: not cancelled
     dlg = signals.parent()
     title = label or (dlg.windowTitle().split(":")[0] if hasattr(dlg, "windowTitle") else "")
-    return ex.submit(_call, fn, tuple(args), tag=tag, label=title or ex.kind)
+    return ex.submit(_call, fn, tuple(args), tag=tag, label=title or ex.kind, also_cancel=tokens)
 
 
 def show_once(win, attr: str, cls):

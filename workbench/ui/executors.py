@@ -120,14 +120,15 @@ class Executor(QtCore.QObject):
 
     # -- control -------------------------------------------------------------------------------
     def submit(self, fn: Callable, *args: Any, tag: Any = None, label: str = "",
-               with_progress: bool = True, **kwargs: Any) -> int:
+               with_progress: bool = True, also_cancel: tuple = (), **kwargs: Any) -> int:
         """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` off the GUI thread.
 
         Returns the request id. Any running job of this executor is cancelled and its answer
-        will be dropped.
+        will be dropped. ``also_cancel``: cancel tokens of the job's own (a dialog's) that are set
+        with it (Cancel in the status bar, or a newer request).
         """
-        if self._token is not None:
-            self._token.cancel()
+        self.cancel()
+        self._also = tuple(also_cancel)
         request = next(_ids)
         self._token = CancelToken()
         self._tag = tag
@@ -141,6 +142,8 @@ class Executor(QtCore.QObject):
         """Ask the running job to stop at its next check (it reports ``sig_cancelled``)."""
         if self._token is not None:
             self._token.cancel()
+            for t in getattr(self, "_also", ()):
+                t.cancel()
 
     @property
     def busy(self) -> bool:
