@@ -128,6 +128,15 @@ def analyse_job(data, params, folder, *, model=None, device="auto", encoder=None
                                cancel=cancel))
 
 
+def _any_phase_cancels(progress):
+    """In a child process every phase can be cancelled (the child is terminated): the core's
+    "(cannot be interrupted)" note, true in a thread, is not shown beside the Cancel button."""
+    def shown(done, total, phase):
+        progress(done, total, str(phase).replace(" (cannot be interrupted)", ""))
+
+    return shown
+
+
 def analyse_child_job(data, params, folder, *, project_path, model=None, device="auto", encoder=None,
                       relayout=False, progress=None, cancel=None):
     """Like :func:`analyse_job`, but the analysis itself runs in a child process
@@ -140,6 +149,7 @@ def analyse_child_job(data, params, folder, *, project_path, model=None, device=
     from workbench.analysis.child_process import DeferredEncoder, run_child
 
     progress, cancel = ensure(progress, cancel)
+    progress = _any_phase_cancels(progress)
     report = run_child(project_path, folder, params.to_dict(), model=model, device=device, relayout=relayout,
                        progress=progress, cancel=cancel)
     if encoder is None:  # the child's vectors are in the cache: no model load here (it holds the GIL)
