@@ -141,8 +141,8 @@ class FindingPanel(QtWidgets.QWidget):
     def _fill_from(self, start: int, gen: int, sync: bool = False) -> None:
         import time
 
-        if gen != getattr(self, "_fill_gen", 0):
-            return  # a newer analysis replaced this list
+        if gen != getattr(self, "_fill_gen", 0) or self.session.ws is None or self.session.analysis is None:
+            return  # a newer analysis replaced this list, or the project was closed meanwhile
         t0 = time.perf_counter()
         items = []
         k = start
