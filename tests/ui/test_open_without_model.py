@@ -58,3 +58,45 @@ def test_opening_an_analysed_project_does_not_load_the_model_in_the_window(tmp_p
     monkeypatch.setenv("WORKBENCH_HOME", env["WORKBENCH_HOME"])
     report = run_embed_child(project)
     assert report["encoder"]["fingerprint"] == get_encoder_for().fingerprint == r["fingerprint"]
+
+
+QUERY_PROBE = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    from workbench.ui import app as app_module
+    from workbench.ui.main_window import MainWindow
+    app = app_module._app()
+    win = MainWindow(); win.show()
+    s = win.session
+    errors = []
+    s.sig_error.connect(lambda m, d: errors.append(m))
+    s.open_project(sys.argv[1])
+    t0 = time.monotonic()
+    while (s.analysis is None or s.vectors is None or s.jobs.running()) and not errors and time.monotonic() - t0 < 300:
+        app.processEvents(); time.sleep(0.01)
+    row = next(i for i in range(s.ws.n) if s.ws.role[i] == "train" and len(s.ws.prompt[i] or "") > 20)
+    text = s.ws.prompt[row] + " please"  # not in the embedding cache: the server embeds it
+    out = []
+    for q in (text, text + " now"):
+        got = []
+        t1 = time.monotonic()
+        s.find_similar(text=q, callback=got.append)
+        while not got and not errors and time.monotonic() - t1 < 300:
+            app.processEvents(); time.sleep(0.005)
+        out.append({"seconds": time.monotonic() - t1, "top": int(np.argmax(got[0])) if got else None})
+    print(json.dumps({"errors": errors, "row": row, "queries": out, "onnxruntime": "onnxruntime" in sys.modules}))
+    win.close()
+""")
+
+
+def test_typed_queries_are_embedded_by_the_encoder_server_not_in_the_window(tmp_path_factory, tmp_path):
+    project = analysed_project(tmp_path_factory, tmp_path / "query.wbproj")
+    env = dict(os.environ, WORKBENCH_HOME=str(analysis_home(tmp_path_factory)), QT_QPA_PLATFORM="offscreen",
+               PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", QUERY_PROBE, str(project)], capture_output=True, text=True, env=env,
+                         timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["errors"] == [], r
+    assert [q["top"] for q in r["queries"]] == [r["row"], r["row"]], r  # the query finds its own example
+    assert r["onnxruntime"] is False, r  # embedded by the server child, never in the window

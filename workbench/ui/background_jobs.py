@@ -188,11 +188,20 @@ def vectors_job(data, model=None, device="auto", encoder=None, *, project_path=N
 
 
 def query_job(text: str, encoder, model=None, device="auto", *, progress=None, cancel=None):
-    """The vector of a typed query (for "find similar"); the model is prepared and the query
-    embedded in a child process unless the model is loaded here already."""
+    """The vector of a typed query (for "find similar"). Unless the model is loaded here already
+    or the query's vector is cached, the window's encoder server (a child process that keeps the
+    model loaded, :class:`~workbench.analysis.embed_child.EncoderServer`) embeds it: milliseconds
+    a query instead of a child process per query (about 3 s)."""
     from workbench.embed import embed_texts
 
     progress, cancel = ensure(progress, cancel)
+    if encoder is not None and _unloaded(encoder) and not _all_cached(None, encoder, [text]):
+        from workbench.analysis.embed_child import shared_server
+
+        progress(0, 1, "Embedding the query")
+        vecs, identity = shared_server(model, device).encode([text], cancel=cancel)
+        if identity.get("fingerprint") == encoder.fingerprint:
+            return np.asarray(vecs[0], dtype=np.float32), encoder
     encoder = _cached_encoder(None, encoder, None, model, device, progress, cancel, texts=[text])
     vec, _ = embed_texts([text], encoder, progress=progress, cancel=cancel)
     return np.asarray(vec, dtype=np.float32)[0], encoder

@@ -410,6 +410,7 @@ class WindowModel(QtCore.QObject):
             return
         self.vectors = (pv, rv)
         self.sig_vectors.emit()
+        self._start_encoder_server()
         todo, self._after_vectors = self._after_vectors, []
         for fn in todo:
             fn()
@@ -426,9 +427,29 @@ class WindowModel(QtCore.QObject):
         from workbench.ui.background_jobs import query_job
 
         self._query_callback = callback
-        self.jobs["search"].submit(query_job, text, self.encoder, self.project.settings.get("model", None),
-                                   self.project.settings.get("device", "auto"), tag=self.content_rev,
+        model, device = self._encoder_choice()
+        self.jobs["search"].submit(query_job, text, self.encoder, model, device, tag=self.content_rev,
                                    label="Searching")
+
+    def _encoder_choice(self) -> tuple[str | None, str]:
+        """The project's model and device, as the analysis resolves them."""
+        from workbench.analysis import project_analysis as pa
+
+        return pa.project_model(self.project), self.project.settings.get(pa.DEVICE_SETTING, "auto")
+
+    def _start_encoder_server(self) -> None:
+        """With the vectors read from the cache (model not loaded here), start the child that keeps
+        the model loaded for typed queries now, so the first "find similar" does not wait for it."""
+        from workbench.ui.background_jobs import _unloaded
+
+        if self.project is None or not _unloaded(self.encoder):
+            return
+        from workbench.analysis.embed_child import shared_server
+
+        try:
+            shared_server(*self._encoder_choice()).start()
+        except OSError:
+            pass  # a query will say why when it needs the server
 
     def _on_query(self, out, tag) -> None:
         vec, encoder = out
