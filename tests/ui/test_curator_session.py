@@ -185,10 +185,16 @@ def test_map_and_table_selection_are_linked(qtbot, window, small_sample, tmp_pat
 
     # find similar: a typed query, embedded with the same encoder, ranks matching examples first
     qtbot.waitUntil(lambda: s.vectors is not None, timeout=60_000)
-    win.table.mode.setCurrentIndex(2)
+    # typed first as a keyword (few examples hold the phrase), then switched to Meaning: the query
+    # runs at once and the keyword mask typed before no longer hides its hits
     win.table.search.setText("my card has not arrived yet")
     win.table._on_return()
+    assert win.table.model.rowCount() < 10
+    win.table.mode.setCurrentIndex(2)
     qtbot.waitUntil(lambda: win.table.model.similarity is not None, timeout=60_000)
+    assert win.table.model.rowCount() == 500
+    win.table._on_return()  # Enter asks again
+    qtbot.waitUntil(lambda: win.table.model.rowCount() == 500, timeout=60_000)
     top = [s.ws.prompt[int(r)].lower() for r in win.table.model.rows[:5]]
     assert sum("card" in t for t in top) >= 3, top
     assert win.table.model.columns[0].key == "similarity"

@@ -524,6 +524,12 @@ class ExamplesTable(QtWidgets.QWidget):
         if i < 2:
             self.model.similarity = None
             self._run_filter()
+        else:  # the text is now a query, not a filter: a keyword mask typed before must not hide its hits
+            self._debounce.stop()
+            self._filter_mask = None
+            self._apply_filters()
+            if self.search.text().strip():
+                self.similar_to_text(self.search.text())
 
     def _run_filter(self) -> None:
         ws = self.session.ws
