@@ -51,3 +51,35 @@ def test_filters_combine_with_each_other_and_with_search(qtbot, window, small_sa
     t._run_filter()
     menu.clear_all()
     assert len(shown()) == ws.n and t.filter_btn.text() == "Filter"
+
+
+def test_search_box_still_applies_after_rows_are_added(qtbot, window, small_sample, tmp_path):
+    """Promoting an input adds a row: the keyword filter typed in the box is run again over the
+    new rows, and a meaning query shown is asked again (before, the list silently showed every
+    example under the old text)."""
+    from workbench.project.journal import AddExample
+
+    win, s = window, window.session
+    open_files(qtbot, win, small_sample, tmp_path / "again.wbproj")
+    t = win.table
+    ws = s.ws
+    n0 = ws.n
+    t.search.setText("card")
+    t._run_filter()
+    want = {i for i in range(n0) if "card" in (ws.prompt[i] or "").lower() or "card" in (ws.response[i] or "").lower()}
+    assert {int(r) for r in t.model.rows} == want
+    record = {"messages": [{"role": "user", "content": "My card is stuck in the machine"},
+                           {"role": "assistant", "content": "card_swallowed"}]}
+    s.apply(AddExample(record, "chat"))
+    assert s.ws.n == n0 + 1
+    assert {int(r) for r in t.model.rows} == want | {s.ws.n - 1}  # the new row matches too
+
+    qtbot.waitUntil(lambda: s.vectors is not None or not s.jobs.running(), timeout=120_000)
+    t.mode.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: t.model.similarity is not None and t.model.rowCount() > 0, timeout=120_000)
+    s.apply(AddExample({"messages": [{"role": "user", "content": "Where is my new card?"},
+                                     {"role": "assistant", "content": "card_arrival"}]}, "chat"))
+    qtbot.waitUntil(lambda: t.model.similarity is not None and len(t.model.similarity) == s.ws.n
+                    and t.model.rowCount() > 0, timeout=120_000)
+    assert t.model.rowCount() < s.ws.n  # the query's closest examples, not every row
+    assert t.model.columns[0].key == "similarity"

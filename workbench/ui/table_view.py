@@ -482,11 +482,25 @@ class ExamplesTable(QtWidgets.QWidget):
 
     # -- session events ------------------------------------------------------------------------
     def _on_workspace(self) -> None:
+        queried = self.model.similarity is not None
         self.model.similarity = None
         self._filter_mask = None
         self.model.rebuild()
         self._size_columns()
+        self._search_again(queried)
+
+    def _search_again(self, queried: bool) -> None:
+        """The rows changed: what the search box says applies to the new rows (a keyword/regex
+        filter runs again, a meaning query that was shown is asked again) instead of the list
+        silently showing everything under the old text."""
+        text = self.search.text().strip()
+        if text and self.mode.currentIndex() < 2:
+            self._run_filter()
+            return
+        self.model.similarity = None
         self._apply_filters()
+        if text and queried and self.mode.currentIndex() == 2 and self.session.ws is not None:
+            self.similar_to_text(text)
 
     def _on_analysis(self) -> None:
         keep = self.model.rows.copy()
@@ -495,9 +509,10 @@ class ExamplesTable(QtWidgets.QWidget):
 
     def _on_changed(self, change) -> None:
         if change.structural:
+            queried = self.model.similarity is not None
             self._filter_mask = None
             self.model.rebuild()
-            self._apply_filters()
+            self._search_again(queried)
         else:
             self.model.refresh_all()
         self._update_count()
