@@ -26,22 +26,28 @@ def home(tmp_path_factory, monkeypatch):
 
 
 def test_server_vectors_equal_the_in_process_encoder_and_the_child_is_reused(home):
+    import uuid
+
     from workbench.analysis.project_analysis import get_encoder_for
+    from workbench.embed import embed_texts
 
     enc = get_encoder_for()
-    want = enc.encode(TEXTS)
+    want, _ = embed_texts(TEXTS, enc)  # what the analysis uses (through the cache, as the server does)
+    novel = f"a query nobody asked before {uuid.uuid4().hex}"
     server = EncoderServer()
     try:
         vecs, identity = server.encode(TEXTS)
         pid = server._proc.pid
-        again, _ = server.encode(TEXTS[:1])
+        fresh, _ = server.encode([novel])  # not cached: embedded by the child's model
         assert server._proc.pid == pid  # one child answers every request
     finally:
         server.close()
     assert identity["fingerprint"] == enc.fingerprint and identity["dim"] == vecs.shape[1]
     assert vecs.shape == (3, enc.dim) and vecs.dtype == np.float32
     assert np.allclose(vecs, want, atol=1e-5)
-    assert np.allclose(again[0], want[0], atol=1e-5)
+    # the same text alone in a batch of one, in this process (int8 models quantise activations per
+    # batch, so only a batch of the same texts gives the same numbers)
+    assert np.allclose(fresh[0], enc.encode([novel])[0], atol=1e-4)
     assert server._proc is None
 
 
