@@ -206,3 +206,47 @@ def test_answer_families_of_free_text_are_judged_like_labels(tmp_path_factory):
     base_hits = len(set(np.argsort(-base, kind="stable")[:k].tolist()) & set(swapped.tolist()))
     assert hits >= 0.6 * k and hits > base_hits
     assert any(it["kind"] == "family" and it["example"] in set(swapped.tolist()) for it in c.items[:k])
+
+
+def test_prompts_naming_different_things_are_not_one_question_answered_twice():
+    """Dolly-style questions that differ in a name or a number ask different things; their
+    different answers are not a conflict. The same question retyped (case, punctuation) still is."""
+    from workbench.analysis.pair_verifier import asks_about_other_things
+
+    assert asks_about_other_things("What are the words of House Tyrell?", "What are the words of House Reed?")
+    assert asks_about_other_things("Who won the World Cup in 2014?", "Who won the World Cup in 2018?")
+    assert not asks_about_other_things("What is the capital of France?", "what is the capital of france")
+    assert not asks_about_other_things("Why is the sky blue?", "Why is the sky blue please?")
+    assert not asks_about_other_things("Name the books of Harry Potter", "List Harry Potter's books")
+
+
+def test_sample_dolly_questions_about_other_houses_are_no_conflict():
+    """On the sample's Dolly rows (real data): "the words of House Tyrell" and "of House Reed" were
+    listed as a conflict; with the rule they are not, and an injected retyped copy with another
+    answer still is."""
+    from pathlib import Path
+
+    from workbench.embed import embed_texts, get_encoder
+
+    rows = read_jsonl(Path(__file__).resolve().parents[2] / "sample_data" / "train_dolly_alpaca.jsonl")
+    prompts = [r["instruction"] for r in rows]
+    responses = [r["output"] for r in rows]
+    i = next(k for k, p in enumerate(prompts) if "House Tyrell" in p)
+    copy_of = next(k for k, p in enumerate(prompts) if p.startswith("Why is the sky blue"))
+    prompts.append(prompts[copy_of].lower().rstrip("?"))
+    responses.append(responses[i])  # the same question retyped, answered with another answer
+    enc = get_encoder()
+    pv, _ = embed_texts(prompts, enc)
+    rv, _ = embed_texts(responses, enc)
+    graph = build_graph(pv, 15, seed=0)
+
+    def listed(flag):
+        c = find_conflicts(graph, ["train"] * len(prompts), responses, rv, prompt_vecs=pv, prompts=prompts,
+                           distinct_names=flag)
+        return {frozenset([it["example"], *(a["example"] for a in it["against"])]) for it in c.items}
+
+    before, now = listed(False), listed(True)
+    houses = [s for s in before if i in s and any("House" in prompts[x] and x != i for x in s)]
+    assert houses  # the old rule listed House Tyrell against another House
+    assert not [s for s in now if i in s and any("House" in prompts[x] and x != i for x in s)]
+    assert any(len(prompts) - 1 in s for s in now)  # the retyped copy is still a conflict

@@ -202,6 +202,8 @@ def find_conflicts(
     min_score: float = 0.1,
     max_items: int = 1000,
     seed: int = 0,
+    prompts: Sequence[str] | None = None,
+    distinct_names: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> Conflicts:
@@ -250,6 +252,10 @@ def find_conflicts(
     # conflicts: near-identical prompts, divergent responses
     near = ps >= prompt_sim
     divergent = near & (meaning_div | struct | ((ratio >= np.log(4)) & (longer >= 200)) | kind)
+    if prompts is not None and distinct_names:  # different questions, not one question answered twice
+        other = _other_things(prompts, a, b, divergent)
+        near &= ~other
+        divergent &= ~other
     wn = np.where(near, _weight(ps, prompt_sim), 0).astype(np.float64)
     conflict = (np.bincount(a, weights=wn * np.where(divergent, d, 0), minlength=n)
                 / (np.bincount(a, weights=wn, minlength=n) + 1.0))
@@ -285,6 +291,19 @@ def find_conflicts(
         params["label_classes"] = {r.kind: r.n_classes for r in lq}
         params["label_rows"] = {r.kind: int(len(r.rows)) for r in lq}
     return Conflicts(conflict, inconsistency, items, clusters, params, label_q)
+
+
+def _other_things(prompts: Sequence[str], a: np.ndarray, b: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """For the ``pairs`` (mask over edges a->b): their prompts name different things
+    (:func:`workbench.analysis.pair_verifier.asks_about_other_things`); False elsewhere."""
+    from workbench.analysis.pair_verifier import asks_about_other_things
+
+    out = np.zeros(len(a), bool)
+    cache: dict = {}
+    for e in np.flatnonzero(pairs):
+        i, j = int(a[e]), int(b[e])
+        out[e] = asks_about_other_things(prompts[i], prompts[j], cache, i, j)
+    return out
 
 
 def _weight(ps: np.ndarray, tau: float) -> np.ndarray:

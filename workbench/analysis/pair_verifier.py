@@ -114,6 +114,29 @@ class _Text:
         return g
 
 
+def asks_about_other_things(a: str | None, b: str | None, cache: dict | None = None, ia: int = -1,
+                            ib: int = -1) -> bool:
+    """True when two prompts name different things: a name (a capitalised word not opening the
+    text) or a number of one that the other does not contain in any case ("the words of House
+    Tyrell" / "of House Reed", "in 2019" / "in 2020"). Case alone never counts: "france" in one
+    and "France" in the other is the same name. ``cache`` (row -> tokenised text) with the rows'
+    indices ``ia``/``ib`` saves tokenising a row once per pair."""
+    ta = _cached(cache, ia, a)
+    tb = _cached(cache, ib, b)
+    if ta.numbers != tb.numbers:
+        return True
+    return bool((ta.names - tb.wset) or (tb.names - ta.wset))
+
+
+def _cached(cache: dict | None, i: int, text: str | None) -> "_Text":
+    if cache is None or i < 0:
+        return _Text(text)
+    t = cache.get(i)
+    if t is None:
+        t = cache[i] = _Text(text)
+    return t
+
+
 def _order(perm: list[int]) -> tuple[float, float]:
     """(discordant, breaks) of the positions in the second text of the shared words, in the
     first text's order (see the module docstring)."""

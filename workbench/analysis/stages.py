@@ -111,7 +111,7 @@ def run_steps(inp: Any, params: Any, keys: dict[str, str], previous: Any, ph: An
         conf = ph.run("conflicts", lambda: find_conflicts(
             graph, inp.role, inp.response, inp.response_vecs, labels, prompt_vecs=inp.prompt_vecs,
             prompt_sim=params.conflict_prompt_sim, response_sim=params.conflict_response_sim,
-            neighbour_sim=params.inconsistency_neighbour_sim, seed=seed, progress=progress,
+            neighbour_sim=params.inconsistency_neighbour_sim, seed=seed, prompts=inp.prompt, progress=progress,
             cancel=cancel))
         mism = ph.run("mismatched answers", lambda: find_mismatches(
             inp.prompt_vecs, inp.response_vecs, inp.role, inp.prompt, inp.response, seed=seed,
