@@ -145,5 +145,6 @@ def test_eval_set_dialog_previews_and_writes_the_cli_set(qtbot, window, tmp_path
 
     shots = os.environ.get("WORKBENCH_SCREENSHOTS")
     if shots:
+        qtbot.waitUntil(lambda: dlg.drawn is not None and dlg.preview_btn.isEnabled(), timeout=120_000)
         dlg.show_preview()
         dlg.grab().save(os.path.join(shots, "eval_set_dialog.png"))

@@ -147,7 +147,7 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.Stretch)
-        for col, width in ((1, 200), (2, 50), (3, 160), (4, 180), (5, 200)):  # fixed: no measuring of every row
+        for col, width in ((1, 160), (2, 45), (3, 120), (4, 150), (5, 150)):  # fixed: no measuring of every row
             self.table.setColumnWidth(col, width)
         split.addWidget(self.table)
         self.clusters = QtWidgets.QTableWidget(0, 6)
@@ -268,6 +268,8 @@ class EvalSetDialog(QtWidgets.QDialog):
         self.show_preview()
 
     def show_preview(self) -> None:
+        if self.drawn is None:  # drawing (again) right now: its answer shows the preview
+            return
         c = self.drawn.counts
         text = (f"<b>{c['drawn']:,}</b> production inputs from {c['clusters']} clusters "
                 f"({c['in_groups']:,} in {c['groups']} paraphrase groups, {c['gap_inputs']:,} coverage-gap inputs, "
