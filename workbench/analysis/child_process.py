@@ -94,10 +94,20 @@ def run_child(project: str | Path, folder: str | Path, params: Mapping[str, Any]
     """Analyse ``project`` into ``folder`` in a child process; returns its final report
     (``revision``, ``cache_key``). Raises :class:`Cancelled` (after terminating the child) when
     ``cancel`` is set, the child's error as :class:`AnalysisError`, or one with its stderr tail."""
+    return run_json_child(child_command(project, folder, params, model=model, device=device, relayout=relayout),
+                          what="The analysis process", progress=progress, cancel=cancel)
+
+
+def run_json_child(cmd: list[str], *, what: str, progress: ProgressFn | None = None,
+                   cancel: CancelToken | None = None) -> dict[str, Any]:
+    """Run a child that speaks this module's protocol (JSON lines on stdout: ``{"phase", "done",
+    "total"}`` progress, then one ``{"ok": ...}`` or ``{"error", "detail"}``) at a lower CPU
+    priority; its final message. Cancel terminates it (:class:`Cancelled`); its error, or an exit
+    without a final message (with its stderr tail; ``what`` names the child), is an
+    :class:`AnalysisError`."""
     progress, cancel = ensure(progress, cancel)
     cancel.check()
-    proc = subprocess.Popen(child_command(project, folder, params, model=model, device=device, relayout=relayout),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, encoding="utf-8", errors="replace", env=_env())
     lower_priority(proc.pid)
     out: "queue.Queue[str | None]" = queue.Queue()
@@ -109,7 +119,7 @@ def run_child(project: str | Path, folder: str | Path, params: Mapping[str, Any]
     try:
         while True:
             if cancel.cancelled:
-                raise Cancelled("analysis cancelled")
+                raise Cancelled("cancelled")
             try:
                 line = out.get(timeout=0.1)
             except queue.Empty:
@@ -134,8 +144,7 @@ def run_child(project: str | Path, folder: str | Path, params: Mapping[str, Any]
         raise AnalysisError(str(final["error"]), detail=final.get("detail") or None)
     if proc.returncode != 0 or final is None:
         tail = "".join(err_lines[-30:]).strip()
-        raise AnalysisError(f"The analysis process stopped unexpectedly (exit code {proc.returncode}).",
-                            detail=tail or None)
+        raise AnalysisError(f"{what} stopped unexpectedly (exit code {proc.returncode}).", detail=tail or None)
     return final
 
 

@@ -60,10 +60,8 @@ def run_embed_child(project: str | Path | None, *, texts: Sequence[str] = (), mo
                     cancel: CancelToken | None = None) -> dict[str, Any]:
     """Embed ``project``'s rows (when given) and ``texts`` into the cache in a child process;
     returns its report (``encoder``: the identity). Cancel terminates the child."""
-    from workbench.analysis.child_process import _env, _pump, _stop, lower_priority
+    from workbench.analysis.child_process import run_json_child
 
-    progress, cancel = ensure(progress, cancel)
-    cancel.check()
     cmd = [sys.executable, "-m", MODULE, "--device", device or "auto"]
     if model:
         cmd += ["--model", str(model)]
@@ -75,48 +73,11 @@ def run_embed_child(project: str | Path | None, *, texts: Sequence[str] = (), mo
         with tmp:
             json.dump([str(t) for t in texts], tmp)
         cmd += ["--texts", tmp.name]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, encoding="utf-8", errors="replace", env=_env())
-    lower_priority(proc.pid)
-    out: "queue.Queue[str | None]" = queue.Queue()
-    err_lines: list[str] = []
-    threading.Thread(target=_pump, args=(proc.stdout, out), daemon=True).start()
-    err_thread = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
-    err_thread.start()
-    final: dict[str, Any] | None = None
     try:
-        while True:
-            if cancel.cancelled:
-                raise Cancelled("cancelled")
-            try:
-                line = out.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(msg, dict):
-                continue
-            if "phase" in msg:
-                progress(int(msg.get("done", 0)), int(msg.get("total", 0)), str(msg["phase"]))
-            elif "ok" in msg or "error" in msg:
-                final = msg
-        proc.wait()
+        return run_json_child(cmd, what="Preparing the embedding model", progress=progress, cancel=cancel)
     finally:
-        _stop(proc)
         if tmp is not None:
             Path(tmp.name).unlink(missing_ok=True)
-    err_thread.join(timeout=5)
-    if final is not None and "error" in final:
-        raise AnalysisError(str(final["error"]), detail=final.get("detail") or None)
-    if proc.returncode != 0 or final is None:
-        tail = "".join(err_lines[-30:]).strip()
-        raise AnalysisError(f"Preparing the embedding model stopped unexpectedly (exit code {proc.returncode}).",
-                            detail=tail or None)
-    return final
 
 
 def deferred_encoder(project: str | Path | None, *, texts: Sequence[str] = (), model: str | None = None,
