@@ -821,9 +821,42 @@ def _weight(value: Any) -> float:
     return w
 
 
+class _ExampleText(Op):
+    """Sets or clears one example's text in a dict of the curation state (``text=""`` clears):
+    :class:`Note` and :class:`EvalAnswer`. Subclasses name the state dict (``STORE``), the kind
+    of change reported (``CHANGE``) and what they are in an error (``WHAT``)."""
+
+    STORE: ClassVar[str]
+    CHANGE: ClassVar[str]
+    WHAT: ClassVar[str]
+
+    def example_ids(self) -> tuple[ExampleId, ...]:
+        return (self.id,)
+
+    def apply(self, state, col) -> Op:
+        eid = self.id
+        store = getattr(state, self.STORE)
+        before = store.get(eid)
+        if state._live(eid, self.shas_map) and (before or "") != self.text:
+            if self.text:
+                store[eid] = self.text
+            else:
+                del store[eid]
+            col.add(self.CHANGE, [eid])
+        return _resolved(self, before=before, shas=state._shas([eid], self), applied=True)
+
+    def inverse(self) -> Op:
+        if not self.applied:
+            raise ProjectError(f"Cannot invert {self.WHAT} that was never applied.")
+        return type(self)(self.id, self.before or "", shas=self.shas)
+
+
 @dataclass(frozen=True)
-class Note(Op):
+class Note(_ExampleText):
     kind: ClassVar[str] = "note"
+    STORE: ClassVar[str] = "notes"
+    CHANGE: ClassVar[str] = "note"
+    WHAT: ClassVar[str] = "a note"
     id: ExampleId
     text: str
     before: str | None = None
@@ -837,29 +870,9 @@ class Note(Op):
             raise ProjectError("A note's previous text must be text or null.")
         object.__setattr__(self, "shas", _freeze_shas(self.shas))
 
-    def example_ids(self) -> tuple[ExampleId, ...]:
-        return (self.id,)
-
     @property
     def label(self) -> str:
         return "Clear note" if not self.text else "Note on 1 example"
-
-    def apply(self, state, col) -> Op:
-        eid = self.id
-        notes = state.notes
-        before = notes.get(eid)
-        if state._live(eid, self.shas_map) and (before or "") != self.text:
-            if self.text:
-                notes[eid] = self.text
-            else:
-                del notes[eid]
-            col.add("note", [eid])
-        return _resolved(self, before=before, shas=state._shas([eid], self), applied=True)
-
-    def inverse(self) -> Op:
-        if not self.applied:
-            raise ProjectError("Cannot invert a note that was never applied.")
-        return Note(self.id, self.before or "", shas=self.shas)
 
 
 #: the eval-set marks a curator sets on production inputs (see workbench.curate.eval_set)
@@ -927,12 +940,15 @@ class EvalMark(Op):
 
 
 @dataclass(frozen=True)
-class EvalAnswer(Op):
+class EvalAnswer(_ExampleText):
     """The curator's reference answer for a production input of the eval set (``text=""``
     clears it). Stored in ``state.eval_answers``; :mod:`workbench.curate.eval_set` writes it as
     the assistant turn of that input. ``before`` = the previous answer (None: none)."""
 
     kind: ClassVar[str] = "eval_answer"
+    STORE: ClassVar[str] = "eval_answers"
+    CHANGE: ClassVar[str] = "eval_answer"
+    WHAT: ClassVar[str] = "a reference answer"
     id: ExampleId
     text: str
     before: str | None = None
@@ -950,29 +966,9 @@ class EvalAnswer(Op):
             raise ProjectError("A reference answer's 'applied' must be true or false.")
         object.__setattr__(self, "shas", _freeze_shas(self.shas))
 
-    def example_ids(self) -> tuple[ExampleId, ...]:
-        return (self.id,)
-
     @property
     def label(self) -> str:
         return "Clear the reference answer of 1 input" if not self.text else "Reference answer for 1 input"
-
-    def apply(self, state, col) -> Op:
-        eid = self.id
-        answers = state.eval_answers
-        before = answers.get(eid)
-        if state._live(eid, self.shas_map) and (before or "") != self.text:
-            if self.text:
-                answers[eid] = self.text
-            else:
-                del answers[eid]
-            col.add("eval_answer", [eid])
-        return _resolved(self, before=before, shas=state._shas([eid], self), applied=True)
-
-    def inverse(self) -> Op:
-        if not self.applied:
-            raise ProjectError("Cannot invert a reference answer that was never applied.")
-        return EvalAnswer(self.id, self.before or "", shas=self.shas)
 
 
 #: at most this many member examples are recorded per cluster in a :class:`ClusterEdit` (enough
