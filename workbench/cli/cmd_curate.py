@@ -166,15 +166,20 @@ def _curate(args, rejecting: bool) -> int:
         ws = project.load()
         selection = _selection(args, project, ws)
         plan = (actions.reject if rejecting else actions.restore)(ws, selection, args.reason)
-        if plan.op is None:
-            print(plan.message)
-            return 0
-        if args.dry_run:
-            print(f"Would: {plan.message[0].lower()}{plan.message[1:]} (dry run: nothing changed)")
-            return 0
-        change = plan.apply(project)
-        print(f"{plan.message} Journal entry {change.entry_id}: {change.label}.")
-        print(f"Undo with: workbench undo {args.project}")
+        return _carry_out(args, project, plan, plan.message)
+
+
+def _carry_out(args, project, plan, nothing: str) -> int:
+    """Apply ``plan`` as one journal entry (or say what it would do with --dry-run)."""
+    if plan.op is None:
+        print(nothing)
+        return 0
+    if args.dry_run:
+        print(f"Would: {plan.message[0].lower()}{plan.message[1:]} (dry run: nothing changed)")
+        return 0
+    change = plan.apply(project)
+    print(f"{plan.message} Journal entry {change.entry_id}: {change.label}.")
+    print(f"Undo with: workbench undo {args.project}")
     return 0
 
 
@@ -214,17 +219,8 @@ def run_resolve(args) -> int:
         else:
             rows = [int(r) for r in chosen[0][1].rows]
             selection = resolve.canonical(ws, rows, keep if keep is not None else resolve.majority(ws, rows))
-        plan = actions.reject(ws, selection, args.reason)
-        if plan.op is None:
-            print("Nothing to resolve: every chosen conflict already has one answer left.")
-            return 0
-        if args.dry_run:
-            print(f"Would: {plan.message[0].lower()}{plan.message[1:]} (dry run: nothing changed)")
-            return 0
-        change = plan.apply(project)
-        print(f"{plan.message} Journal entry {change.entry_id}: {change.label}.")
-        print(f"Undo with: workbench undo {args.project}")
-    return 0
+        return _carry_out(args, project, actions.reject(ws, selection, args.reason),
+                          "Nothing to resolve: every chosen conflict already has one answer left.")
 
 
 def _steps(args, redo: bool) -> int:
