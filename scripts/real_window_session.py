@@ -556,8 +556,11 @@ def run_session(out: Path, *, workdir: Path | None = None) -> dict:
     _accept_dialog_later(d, fill)
     queue.promote_btn.click()
     d.wait_until(lambda: s.ws.n == n_before + 1, 20, "the promoted example")
-    check("1 not on the map yet" in win.status.map_info.text(),
-          f"the status does not say the promoted row is not on the map yet: {win.status.map_info.text()!r}")
+    d.wait_until(lambda: "1 placed for now" in win.status.map_info.text(), 120,
+                 "the promoted row drawn where it will land ('1 placed for now')")
+    new_row = s.ws.n - 1
+    check(bool(win.map.points._finite[new_row]),
+          "the promoted row is not drawn on the map (it should be placed beside its neighbours)")
     d.shot("promoted", win)
     stale = lambda: win.status._notice_kind == "stale"  # noqa: E731 (shown once the transient message ends)
     check(stale(), "no 'analysis is stale' notice after adding an example")

@@ -205,3 +205,14 @@ def query_job(text: str, encoder, model=None, device="auto", *, progress=None, c
     encoder = _cached_encoder(None, encoder, None, model, device, progress, cancel, texts=[text])
     vec, _ = embed_texts([text], encoder, progress=progress, cancel=cancel)
     return np.asarray(vec, dtype=np.float32)[0], encoder
+
+
+def place_job(vecs, query, base, x, y, cluster, *, progress=None, cancel=None):
+    """Positions for rows added since the analysis (``query``) beside their nearest analysed rows
+    (``base``), by the map's one placement rule (:func:`workbench.analysis.map_continuity.place`),
+    for display until the next analysis places them for good."""
+    from workbench.analysis.map_continuity import place
+
+    progress, cancel = ensure(progress, cancel)
+    px, py, _, _ = place(vecs, query, base, x, y, cluster, cancel=cancel)
+    return np.asarray(query, np.int64), px, py

@@ -168,6 +168,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.sig_workspace.connect(self._on_workspace)
         s.sig_analysis.connect(self._on_analysis)
         s.sig_changed.connect(self._on_changed)
+        s.sig_placed.connect(self._on_placed)
         s.sig_error.connect(lambda msg, detail: show_error(self, msg, detail))
         s.jobs.sig_activity.connect(self._on_activity)
         s.sig_stale.connect(self._on_stale)
@@ -231,6 +232,14 @@ class MainWindow(QtWidgets.QMainWindow):
             ok = prod & np.isfinite(a.x)
             self.map.set_density(a.x[ok], a.y[ok])
         self._update_actions()
+
+    def _on_placed(self) -> None:
+        a = self.session.analysis
+        if a is not None:
+            self.map.set_points(a.x, a.y, keep_view=True)
+            self._recolour()
+            self._update_dimmed()
+            self._on_selection("change")
 
     def _on_changed(self, change) -> None:
         a = self.session.analysis

@@ -48,8 +48,9 @@ class ElidedLabel(QtWidgets.QLabel):
         super().mousePressEvent(ev)
 
 
-def map_info_text(a) -> str:
-    """"Map kept: 12 placed" / "Map: fresh layout", plus "· 3 not on the map yet"."""
+def map_info_text(a, provisional: int = 0) -> str:
+    """"Map kept: 12 placed" / "Map: fresh layout", plus "· 3 not on the map yet" or, for rows
+    drawn where they will land until the next analysis, "· 3 placed for now"."""
     if a is None:
         return ""
     import numpy as np
@@ -66,6 +67,8 @@ def map_info_text(a) -> str:
     missing = int((~(np.isfinite(x) & np.isfinite(y))).sum())
     if missing:
         text += (" · " if text else "") + f"{missing:,} not on the map yet (Ctrl+R)"
+    if provisional:
+        text += (" · " if text else "") + f"{provisional:,} placed for now (Ctrl+R analyses)"
     return text
 
 
@@ -107,6 +110,7 @@ class StatusBar(QtWidgets.QStatusBar):
             w.hide()
         session.jobs.sig_activity.connect(self._on_activity)
         session.sig_device.connect(self._on_device)
+        session.sig_placed.connect(self.update_map_info)
         self.update_counts()
 
     def update_counts(self) -> None:
@@ -124,7 +128,7 @@ class StatusBar(QtWidgets.QStatusBar):
     def update_map_info(self) -> None:
         """How the map came about (kept with rows placed into it, or a fresh layout) and how many
         rows are not on it yet (added after the analysis: drawn nowhere until it runs again)."""
-        self.map_info.setText(map_info_text(self.session.analysis))
+        self.map_info.setText(map_info_text(self.session.analysis, len(getattr(self.session, "provisional", ()))))
         info = (getattr(self.session.analysis, "summary", None) or {}).get("map") or {}
         self.map_info.setToolTip(str(info.get("text", "")) or "How the map was made")
 

@@ -51,6 +51,7 @@ class WindowModel(QtCore.QObject):
     sig_load_problems = QtCore.Signal(object)  # list[LoadError] of the last load
     sig_device = QtCore.Signal(str)  # encoder device in use ("cpu"/"cuda")
     sig_vectors = QtCore.Signal()  # vectors became available (neighbours, find similar)
+    sig_placed = QtCore.Signal()  # rows added since the analysis got a provisional map position
     sig_source_problems = QtCore.Signal(object)  # [SourceStatus]: files moved or changed, the load stopped
     sig_relink_changed = QtCore.Signal(int, str, str)  # source id, located file, why it is not the same content
 
@@ -74,7 +75,9 @@ class WindowModel(QtCore.QObject):
         self.jobs["embed"].sig_failed.connect(self._on_failed)
         self.jobs["search"].sig_finished.connect(self._on_query)
         self.jobs["search"].sig_failed.connect(self._on_failed)
+        self.jobs.executor("place").sig_finished.connect(self._on_placed)
         self._after_vectors: list = []
+        self.provisional = np.zeros(0, np.int64)  # rows drawn where they will land, until the next analysis
 
     # -- project -------------------------------------------------------------------------------
     @property
@@ -275,7 +278,41 @@ class WindowModel(QtCore.QObject):
             self.selection.resize(self.ws.n)
             if self.analysis is not None:
                 self.analysis = self.analysis.resized(self.ws.source_id, self.ws.line, self.ws.role)
+                self.provisional = np.zeros(0, np.int64)
         self.sig_changed.emit(change)
+        if change.structural:
+            self.place_new_rows()
+
+    def place_new_rows(self) -> None:
+        """Draw rows added since the analysis (a promoted input) where they will land: beside their
+        nearest analysed rows, by the map's placement rule, in the background. Display only — the
+        stored analysis is not changed; the next analysis places them for good (kept map)."""
+        a = self.analysis
+        if a is None or self.ws is None or a.n != self.ws.n:
+            return
+        shown = np.isfinite(np.asarray(a.x, np.float64)) & np.isfinite(np.asarray(a.y, np.float64))
+        if shown.all() or not shown.any():
+            return
+        if not self.ensure_vectors(self.place_new_rows):
+            return
+        from workbench.ui.background_jobs import place_job
+
+        self.jobs.executor("place").submit(
+            place_job, self.vectors[0], np.flatnonzero(~shown), np.flatnonzero(shown),
+            np.asarray(a.x, np.float32).copy(), np.asarray(a.y, np.float32).copy(),
+            np.asarray(a.cluster, np.int64).copy(), tag=(self.content_rev, self.ws.n, id(a)),
+            label="Placing new rows on the map")
+
+    def _on_placed(self, out, tag) -> None:
+        a = self.analysis
+        if a is None or self.ws is None or tag != (self.content_rev, self.ws.n, id(a)):
+            return  # the rows or the analysis changed meanwhile: a newer request follows
+        rows, px, py = out
+        ok = np.isfinite(px) & np.isfinite(py)
+        a.x[rows[ok]] = px[ok]
+        a.y[rows[ok]] = py[ok]
+        self.provisional = rows[ok]
+        self.sig_placed.emit()
 
     def rows_of(self, ids) -> np.ndarray:
         """Workspace rows of example ids (ids not in the workspace are skipped)."""
@@ -356,6 +393,7 @@ class WindowModel(QtCore.QObject):
             if aligned is None or aligned.n != self.ws.n:
                 aligned = AlignedAnalysis(outcome.result, self.ws.source_id, self.ws.line, self.ws.role)
             self.analysis = aligned
+            self.provisional = np.zeros(0, np.int64)
             _freeze_gc()
             self.analysis_stale = not outcome.current
             self.sig_analysis.emit()
@@ -366,6 +404,7 @@ class WindowModel(QtCore.QObject):
                 self.sig_stale.emit("The data or the analysis settings changed since the last analysis; the map "
                                     "shows that analysis. Run it again (Ctrl+R) to bring it up to date.")
         self.sig_vectors.emit()
+        self.place_new_rows()  # rows added after that analysis (an added file, a promoted input)
 
     def _on_analyse_failed(self, exc, tag) -> None:
         if tag[0] != self.content_rev:
