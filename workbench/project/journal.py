@@ -821,14 +821,33 @@ def _weight(value: Any) -> float:
     return w
 
 
+@dataclass(frozen=True)
 class _ExampleText(Op):
     """Sets or clears one example's text in a dict of the curation state (``text=""`` clears):
     :class:`Note` and :class:`EvalAnswer`. Subclasses name the state dict (``STORE``), the kind
-    of change reported (``CHANGE``) and what they are in an error (``WHAT``)."""
+    of change reported (``CHANGE``) and what they are in an error (``WHAT``), and may clean the
+    text (:meth:`_clean`). ``before`` = the previous text (None: none)."""
 
     STORE: ClassVar[str]
     CHANGE: ClassVar[str]
     WHAT: ClassVar[str]
+    id: ExampleId
+    text: str
+    before: str | None = None
+    shas: tuple[tuple[int, str], ...] | None = None
+    applied: bool = False
+
+    def _clean(self, text) -> str:
+        return str(text or "")
+
+    def __post_init__(self):
+        object.__setattr__(self, "id", _norm_id(self.id))
+        object.__setattr__(self, "text", self._clean(self.text))
+        if self.before is not None and not isinstance(self.before, str):
+            raise ProjectError(f"The previous text of {self.WHAT} must be text or null.")
+        if not isinstance(self.applied, bool):
+            raise ProjectError(f"The 'applied' of {self.WHAT} must be true or false.")
+        object.__setattr__(self, "shas", _freeze_shas(self.shas))
 
     def example_ids(self) -> tuple[ExampleId, ...]:
         return (self.id,)
@@ -857,18 +876,6 @@ class Note(_ExampleText):
     STORE: ClassVar[str] = "notes"
     CHANGE: ClassVar[str] = "note"
     WHAT: ClassVar[str] = "a note"
-    id: ExampleId
-    text: str
-    before: str | None = None
-    shas: tuple[tuple[int, str], ...] | None = None
-    applied: bool = False
-
-    def __post_init__(self):
-        object.__setattr__(self, "id", _norm_id(self.id))
-        object.__setattr__(self, "text", str(self.text or ""))
-        if self.before is not None and not isinstance(self.before, str):
-            raise ProjectError("A note's previous text must be text or null.")
-        object.__setattr__(self, "shas", _freeze_shas(self.shas))
 
     @property
     def label(self) -> str:
@@ -949,22 +956,11 @@ class EvalAnswer(_ExampleText):
     STORE: ClassVar[str] = "eval_answers"
     CHANGE: ClassVar[str] = "eval_answer"
     WHAT: ClassVar[str] = "a reference answer"
-    id: ExampleId
-    text: str
-    before: str | None = None
-    shas: tuple[tuple[int, str], ...] | None = None
-    applied: bool = False
 
-    def __post_init__(self):
-        object.__setattr__(self, "id", _norm_id(self.id))
-        if not isinstance(self.text, str):
+    def _clean(self, text) -> str:
+        if not isinstance(text, str):
             raise ProjectError("A reference answer is text.")
-        object.__setattr__(self, "text", self.text if self.text.strip() else "")
-        if self.before is not None and not isinstance(self.before, str):
-            raise ProjectError("A previous reference answer must be text or null.")
-        if not isinstance(self.applied, bool):
-            raise ProjectError("A reference answer's 'applied' must be true or false.")
-        object.__setattr__(self, "shas", _freeze_shas(self.shas))
+        return text if text.strip() else ""
 
     @property
     def label(self) -> str:
