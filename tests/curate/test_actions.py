@@ -71,6 +71,7 @@ def test_leaked_copies_are_training_rows_and_every_named_match_goes(loaded):
     p.undo()
     some = actions.leaked_copies(ws, a, a.leakage[:1])
     assert 1 <= len(some) <= len(rows)
+    assert len(a.leakage) > 1 and len(some) < len(rows)  # one finding's rows, not every finding's
     # exactly: the first finding's training rows, plus the trainable members of its eval row's
     # duplicate group — and nothing of the other findings
     first = a.leakage[0]
